@@ -1,0 +1,33 @@
+"""Hypothesis profiles and per-test seeding for the audit.
+
+Profiles (HYPOTHESIS_PROFILE or --hypothesis-profile): `dev` (default, fast), `ci`
+(derandomised, reproduce blobs printed), `thorough` (many examples). No profile has a deadline:
+a backend's first call compiles, and a timing-dependent failure would be a flaky verdict.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+_COMMON = dict(
+    deadline=None,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", max_examples=15, **_COMMON)
+settings.register_profile(
+    "ci", max_examples=25, derandomize=True, database=None, print_blob=True, **_COMMON
+)
+settings.register_profile("thorough", max_examples=400, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(autouse=True)
+def _seeded(request):
+    """Every test starts from the same random state, so a verdict never depends on order."""
+    if "keras" in request.fixturenames:
+        keras = request.getfixturevalue("keras")
+        keras.utils.set_random_seed(0)
