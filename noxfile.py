@@ -1,0 +1,131 @@
+"""The audit matrix: every Keras version x backend the claims are checked in.
+
+    nox -s "audit(keras-3.15.1-tensorflow)" report    # the default environment, then the report
+    nox -t audit && nox -s report                      # the whole matrix
+    nox -t keras2 / -t jax / ...                       # one axis
+    nox -s selftest                                    # the engine's own tests, with coverage
+
+All pins live in ENVIRONMENTS below and nowhere else.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["audit", "report"]
+
+ROOT = Path(__file__).parent
+REPORTS = ROOT / "reports"
+AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy"]
+TORCH = "torch==2.13.0+cpu"
+DEFAULT_ENV = "keras-3.15.1-tensorflow"
+
+# id -> what to install, the backend, and the tags that select it (`nox -t TAG`).
+# Ids are what the plugin derives from the installed packages, so reports match sessions.
+ENVIRONMENTS: dict[str, dict] = {
+    "keras-3.15.1-tensorflow": dict(
+        pins=["keras==3.15.1", "tensorflow-cpu==2.21.0"], tags=["keras3", "newest"],
+    ),
+    "keras-3.15.1-jax": dict(
+        pins=["keras==3.15.1", "jax[cpu]==0.10.2", "tensorflow-cpu==2.21.0"],
+        tags=["keras3", "newest"],
+    ),
+    "keras-3.15.1-torch": dict(
+        pins=["keras==3.15.1", TORCH, "tensorflow-cpu==2.21.0"], tags=["keras3", "newest"],
+    ),
+    "keras-3.15.1-numpy": dict(
+        pins=["keras==3.15.1", "jax[cpu]==0.10.2", "scipy"], tags=["keras3", "newest"],
+    ),
+    "keras-3.15.1-openvino": dict(
+        pins=["keras==3.15.1", "openvino==2026.4.1", "scipy"], tags=["keras3", "newest"],
+    ),
+    "keras-3.10.0-tensorflow": dict(pins=["keras==3.10.0", "tensorflow-cpu==2.19.1"],
+                                    tags=["keras3"]),
+    "keras-3.8.0-tensorflow": dict(pins=["keras==3.8.0", "tensorflow-cpu==2.18.1"],
+                                   tags=["keras3"]),
+    "keras-3.5.0-tensorflow": dict(pins=["keras==3.5.0", "tensorflow-cpu==2.17.1"],
+                                   tags=["keras3"]),
+    "keras-3.0.5-tensorflow": dict(
+        pins=["keras==3.0.5", "tensorflow-cpu==2.16.2", "numpy<2"], tags=["keras3", "oldest3"],
+    ),
+    "keras-3.0.5-jax": dict(
+        pins=["keras==3.0.5", "jax[cpu]==0.4.25", "tensorflow-cpu==2.16.2", "numpy<2"],
+        tags=["keras3", "oldest3"],
+    ),
+    "keras-2.15.0-tensorflow": dict(pins=["tensorflow-cpu==2.15.1"], tags=["keras2"]),
+    "keras-2.12.0-tensorflow": dict(pins=["tensorflow-cpu==2.12.1"], tags=["keras2"]),
+    "tf_keras-2.21.0-tensorflow": dict(
+        pins=["tensorflow-cpu==2.21.0"], no_deps=["tf-keras==2.21.0"], tags=["keras2", "tf_keras"],
+        env={"TF_USE_LEGACY_KERAS": "1"},
+    ),
+}
+for _id, _spec in ENVIRONMENTS.items():
+    _spec["backend"] = _id.rsplit("-", 1)[1]
+    _spec["tags"] = [*_spec["tags"], _spec["backend"], "audit"] + (
+        ["default"] if _id == DEFAULT_ENV else []
+    )
+
+
+def torch_source() -> list[str]:
+    """Where uv finds the CPU build of torch: a local wheel folder when one exists, else the
+    PyTorch CPU index. Never an unpinned torch, which would pull a multi-GB CUDA build."""
+    wheels = glob.glob("/opt/wheels/torch-2.13.0*cpu*.whl") + glob.glob(
+        os.path.expanduser("~/wheels/torch-2.13.0*cpu*.whl")
+    )
+    if wheels:
+        return ["--find-links", str(Path(wheels[0]).parent)]
+    return ["--extra-index-url", "https://download.pytorch.org/whl/cpu", "--index-strategy",
+            "unsafe-best-match"]
+
+
+def install_environment(session: nox.Session, env_id: str) -> dict[str, str]:
+    """Install one matrix environment into the session's venv; return its variables."""
+    spec = ENVIRONMENTS[env_id]
+    extra = torch_source() if any(p.startswith("torch") for p in spec["pins"]) else []
+    session.install(*spec["pins"], *AUDIT_TOOLS, *extra, env={"UV_COMPILE_BYTECODE": "1"})
+    if spec.get("no_deps"):
+        session.install("--no-deps", *spec["no_deps"])
+    session.install("--no-deps", "-e", str(ROOT))
+    return {
+        "KERAS_BACKEND": spec["backend"],
+        # keep bytecode in the venv: it halves the start-up of TensorFlow
+        "PYTHONDONTWRITEBYTECODE": "",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+        **spec.get("env", {}),
+    }
+
+
+@nox.session(python="3.11")
+@nox.parametrize(
+    "env_id", [nox.param(i, id=i, tags=s["tags"]) for i, s in ENVIRONMENTS.items()]
+)
+def audit(session: nox.Session, env_id: str) -> None:
+    """Audit every claim in one environment; writes reports/<env-id>.json and .xml."""
+    env = install_environment(session, env_id)
+    session.run("pytest", *(session.posargs or ["tests"]), "-m", "not bench",
+                "--claims-reports", str(REPORTS), env=env)
+
+
+@nox.session(python="3.11")
+def report(session: nox.Session) -> None:
+    """Merge every reports/*.json into reports/audit.md, audit.html and audit.json."""
+    session.install("packaging>=23", "-e", str(ROOT), "--no-deps")
+    files = sorted(str(p) for p in REPORTS.glob("*.json") if p.name != "audit.json")
+    session.run("python", "-m", "claims", "report", *files, *session.posargs)
+
+
+@nox.session(python="3.11")
+def selftest(session: nox.Session) -> None:
+    """The engine's own tests (no Keras needed), with coverage of claims/."""
+    session.install("pytest>=8", "hypothesis>=6.100", "packaging>=23", "coverage>=7")
+    session.install("--no-deps", "-e", str(ROOT))
+    session.run("coverage", "run", "-m", "pytest", "selftests", *session.posargs,
+                env={"PYTHONDONTWRITEBYTECODE": ""})
+    session.run("coverage", "report", "--fail-under=90")

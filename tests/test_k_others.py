@@ -1,0 +1,86 @@
+"""Section K: other questions (23 plotting, 24 other languages, 25 Flatten)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from tests.checks import assert_rejected, random_array, to_numpy
+from tests.strategies import batch_sizes, feature_shapes
+
+
+def seminar_cnn(keras):
+    """The seed's summary: Conv2D(64, 3x3, 'same') on 14x14x32, MaxPooling2D, Dropout, Flatten."""
+    return keras.Sequential([
+        keras.Input(shape=(14, 14, 32)),
+        keras.layers.Conv2D(64, (3, 3), padding="same", name="conv2d_1"),
+        keras.layers.MaxPooling2D((2, 2), name="max_pooling2d_1"),
+        keras.layers.Dropout(0.25, name="dropout"),
+        keras.layers.Flatten(name="flatten"),
+    ])
+
+
+@pytest.fixture(scope="module")
+def cnn(keras):
+    return seminar_cnn(keras)
+
+
+@pytest.mark.claim("q25-flatten-to-1d")
+@settings(max_examples=60)
+@given(shape=feature_shapes(min_rank=1, max_rank=5))
+def test_flatten_output_shape_is_batch_by_product_of_axes(keras, shape):
+    """Flatten's output shape is (batch, d1*...*dk), checked symbolically for many shapes."""
+    out = keras.layers.Flatten().compute_output_shape((None, *shape))
+    assert tuple(out) == (None, math.prod(shape))
+
+
+@pytest.mark.claim("q25-flatten-keeps-batch")
+@given(batch=batch_sizes, shape=feature_shapes(min_rank=1, max_rank=4))
+def test_flatten_keeps_batch_and_reshapes_each_sample_in_c_order(keras, batch, shape):
+    """Flatten keeps the batch size and equals NumPy's row-major reshape of each sample."""
+    x = random_array((batch, *shape))
+    out = to_numpy(keras, keras.layers.Flatten()(x))
+    np.testing.assert_array_equal(out, x.reshape(batch, -1))
+
+
+@pytest.mark.claim("q25-flatten-3136")
+def test_seminar_cnn_has_18496_conv_parameters_and_3136_features(cnn, evidence):
+    """The seed's numbers: 18,496 Conv2D parameters, 14x14 kept, 7x7 after pooling, 3136 out."""
+    shapes = [tuple(layer.output.shape) for layer in cnn.layers]
+    params = cnn.get_layer("conv2d_1").count_params()
+    evidence(f"Conv2D params {params:,}; shapes {shapes}")
+    assert params == 3 * 3 * 32 * 64 + 64 == 18_496
+    assert shapes == [(None, 14, 14, 64), (None, 7, 7, 64), (None, 7, 7, 64), (None, 3136)]
+
+
+@pytest.mark.claim("q25-none-is-batch")
+@settings(max_examples=5)
+@given(batch=batch_sizes)
+def test_none_in_output_shape_is_a_batch_of_any_size(keras, cnn, batch):
+    """The None in (None, 3136) is the batch axis: any batch size goes through."""
+    assert tuple(cnn.layers[-1].output.shape) == (None, 3136)
+    out = to_numpy(keras, cnn(random_array((batch, 14, 14, 32)), training=False))
+    assert out.shape == (batch, 3136)
+
+
+@pytest.mark.claim("q25-flatten-required-before-dense")
+def test_dense_rejects_a_conv_output_without_flatten(keras):
+    """The seed: Flatten is necessary between the convolutional layers and Dense."""
+    features = keras.Input(shape=(7, 7, 64))
+    assert_rejected(lambda: keras.layers.Dense(10)(features), "Dense on a (None, 7, 7, 64) input")
+
+
+@pytest.mark.claim("q25-flatten-required-before-dense", correction=True)
+def test_dense_acts_on_last_axis_and_global_pooling_also_collapses(keras):
+    """Dense maps (None, 7, 7, 64) to (None, 7, 7, 10); GlobalAveragePooling2D then Dense gives
+    (None, 10) with 650 parameters instead of Flatten's 31,370."""
+    features = keras.Input(shape=(7, 7, 64))
+    assert tuple(keras.layers.Dense(10)(features).shape) == (None, 7, 7, 10)
+    pooled = keras.Model(features, keras.layers.Dense(10)(
+        keras.layers.GlobalAveragePooling2D()(features)))
+    flat = keras.Model(features, keras.layers.Dense(10)(keras.layers.Flatten()(features)))
+    assert tuple(pooled.output.shape) == tuple(flat.output.shape) == (None, 10)
+    assert (pooled.count_params(), flat.count_params()) == (650, 31_370)
