@@ -117,7 +117,8 @@ def audit(session: nox.Session, env_id: str) -> None:
 def report(session: nox.Session) -> None:
     """Merge every reports/*.json into reports/audit.md, audit.html and audit.json."""
     session.install("packaging>=23", "-e", str(ROOT), "--no-deps")
-    files = sorted(str(p) for p in REPORTS.glob("*.json") if p.name != "audit.json")
+    # per-run files are named by environment id; audit.json is the merged output
+    files = sorted(str(p) for p in REPORTS.glob("*-*-*.json"))
     session.run("python", "-m", "claims", "report", *files, *session.posargs)
 
 

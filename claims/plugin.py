@@ -141,7 +141,7 @@ class ClaimsPlugin:
             return
         report = outcome.get_result()
         record.duration_s += call.duration
-        record.evidence.extend(v for k, v in item.user_properties if k == EVIDENCE_KEY)
+        record.evidence = [v for k, v in item.user_properties if k == EVIDENCE_KEY]
         if call.excinfo is None or record.outcome in ("failed", "error"):
             return
         exc = call.excinfo.value
@@ -156,7 +156,6 @@ class ClaimsPlugin:
                 report.wasxfail = f"refuted as recorded: {record.message}"
         else:
             record.outcome, record.message = "error", f"{call.when}: {describe(exc)}"
-        record.evidence = list(dict.fromkeys(record.evidence))
 
     # --- verdicts -----------------------------------------------------------------------------
     def expected(self, claim: catalog.Claim) -> str | None:

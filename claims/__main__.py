@@ -1,0 +1,5 @@
+import sys
+
+from claims.cli import main
+
+sys.exit(main())

@@ -1,0 +1,162 @@
+"""`python -m claims` / `claims`: list and show the catalog, merge reports, run the audit.
+
+    claims audit [--all | --env ID ...]   run the audit (nox) then merge the report
+    claims selftest                       the engine's own tests
+    claims list [--json]                  the catalog (never imports Keras)
+    claims show ID                        one claim and its latest verdicts in reports/
+    claims report FILE... [--out DIR] [--lang en|vi]
+
+On a machine with only Python, `audit` and `selftest` first make `.nox/.bootstrap`, a venv
+holding nox, uv and this project, and run from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOTSTRAP = ROOT / ".nox" / ".bootstrap"
+DEFAULT_ENV = "keras-3.15.1-tensorflow"
+
+
+def _bootstrap_python() -> Path:
+    """A venv with nox, uv and this project; made once, reused after."""
+    python = BOOTSTRAP / "bin" / "python"
+    if not python.exists():
+        print(f"claims: preparing {BOOTSTRAP} (nox, uv) ...", file=sys.stderr, flush=True)
+        venv.create(BOOTSTRAP, with_pip=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "nox>=2024.4", "uv>=0.4",
+                        "-e", str(ROOT)], check=True)
+    return python
+
+
+def _ensure_dependencies(argv: list[str]) -> None:
+    """Re-run inside the bootstrap venv when this Python lacks what the command needs."""
+    needed = ["packaging"] + (["nox"] if argv[:1] in (["audit"], ["selftest"]) else [])
+    if all(importlib.util.find_spec(m) for m in needed):
+        return
+    if Path(sys.prefix).resolve() == BOOTSTRAP.resolve():
+        raise SystemExit(f"claims: {BOOTSTRAP} lacks {needed}: delete it and run again")
+    python = _bootstrap_python()
+    os.execv(python, [str(python), "-m", "claims", *argv])
+
+
+def _nox(*args: str) -> int:
+    return subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args],
+                          cwd=ROOT).returncode
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    sessions = ["-t", "audit"] if args.all else ["-s", *(f"audit({e})" for e in args.env)]
+    status = _nox(*sessions, "--keep-going" if args.all else "--stop-on-first-error")
+    # The report is written even when a claim drifted, so the drift can be read.
+    report_status = _nox("-s", "report")
+    return status or report_status
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    return _nox("-s", "selftest")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from claims import catalog
+
+    claims = catalog.load()
+    if args.json:
+        json.dump([c.as_dict() for c in claims.values()], sys.stdout, indent=1,
+                  ensure_ascii=False)
+        print()
+        return 0
+    width = max(map(len, claims))
+    for c in claims.values():
+        tag = " (untestable)" if c.untestable else ""
+        print(f"{c.id:<{width}}  {c.section}  {c.statement}{tag}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from claims import catalog
+
+    claim = catalog.load().get(args.id)
+    if claim is None:
+        print(f"claims: no claim {args.id!r} (see `claims list`)", file=sys.stderr)
+        return 2
+    print(f"{claim.id}  (questions {', '.join(map(str, claim.questions))}, section "
+          f"{claim.section})\nquote:      {claim.quote}\nstatement:  {claim.statement}")
+    if claim.correction:
+        print(f"correction: {claim.correction}")
+    if claim.untestable:
+        print(f"untestable: {claim.untestable}")
+    found = False
+    for path in sorted(Path(args.reports).glob("*.json")):
+        try:
+            run = json.loads(path.read_text(encoding="utf-8"))
+            entry = next(c for c in run.get("claims", []) if c.get("id") == claim.id)
+            env_id = run["environment"]["id"]
+        except (ValueError, StopIteration, KeyError, TypeError, AttributeError):
+            continue
+        found = True
+        drift = " DRIFT" if entry.get("drift") else ""
+        print(f"  {env_id}: {entry['verdict']}{drift}: {entry.get('evidence', '')}")
+    if not found:
+        print(f"  no verdicts yet in {args.reports}/ (run `claims audit`)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from claims.report import ReportError, write_report
+
+    try:
+        merged = write_report(args.files, Path(args.out), args.lang)
+    except ReportError as exc:
+        print(f"claims report: {exc}", file=sys.stderr)
+        return 2
+    print(f"claims report: {len(merged['claims'])} claims x {len(merged['environments'])} "
+          f"environments -> {args.out}/audit.md, audit.html, audit.json")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="claims", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("audit", help="run the audit with nox, then merge the report")
+    a.add_argument("--all", action="store_true", help="every environment of the matrix")
+    a.add_argument("--env", action="append", default=[], metavar="ID",
+                   help=f"an environment id (default {DEFAULT_ENV}); repeatable")
+    a.set_defaults(func=cmd_audit)
+    sub.add_parser("selftest", help="the engine's own tests").set_defaults(func=cmd_selftest)
+    lst = sub.add_parser("list", help="the catalog")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+    s = sub.add_parser("show", help="one claim and its latest verdicts")
+    s.add_argument("id")
+    s.add_argument("--reports", default=str(ROOT / "reports"))
+    s.set_defaults(func=cmd_show)
+    r = sub.add_parser("report", help="merge per-run JSON files into the report")
+    r.add_argument("files", nargs="*", type=Path)
+    r.add_argument("--out", default="reports")
+    r.add_argument("--lang", default="en", choices=["en", "vi"])
+    r.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _ensure_dependencies(argv)
+    args = parser().parse_args(argv)
+    if args.command == "audit" and not args.env:
+        args.env = [DEFAULT_ENV]
+    from claims.catalog import CatalogError
+
+    try:
+        return args.func(args)
+    except CatalogError as exc:
+        print(f"claims: catalog: {exc}", file=sys.stderr)
+        return 2

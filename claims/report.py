@@ -1,0 +1,313 @@
+"""Merge per-run JSON files into the audit report: Markdown, one self-contained HTML page, JSON.
+
+Every input is validated before anything is written, and each output is replaced atomically,
+so a bad input leaves an earlier report untouched.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from claims import catalog
+from claims.reportio import write_atomic
+
+SCHEMA_VERSION = 1
+VERDICT_ORDER = ("holds", "refuted", "not-applicable", "untestable", "error")
+CLAIM_KEYS = {
+    "id": str, "questions": list, "section": str, "statement": str, "quote": str,
+    "verdict": str, "drift": bool, "evidence": str, "tests": list,
+}
+LABELS = {
+    "en": {
+        "title": "Keras claims audit", "counts": "Verdicts per environment",
+        "depends": "Claims whose verdict depends on version or backend", "drift": "Drift",
+        "no_drift": "No drift: every verdict is the one recorded in the catalog.",
+        "claims": "Every claim", "claim": "claim", "quote": "Quote", "statement": "Claim",
+        "evidence": "Evidence", "correction": "What is true instead", "verdicts": "Verdicts",
+        "recorded": "recorded", "observed": "observed", "filter": "Show verdict",
+        "all": "all", "environment": "environment", "up_to": "up to", "from": "from",
+        "holds": "holds", "refuted": "refuted", "not-applicable": "not applicable",
+        "untestable": "untestable", "error": "error", "none_depends": "None.",
+    },
+    "vi": {
+        "title": "Kiểm chứng các nhận định về Keras", "counts": "Kết luận theo môi trường",
+        "depends": "Nhận định có kết luận phụ thuộc phiên bản hoặc backend",
+        "drift": "Sai lệch so với kết luận đã ghi",
+        "no_drift": "Không có sai lệch: mọi kết luận đúng như đã ghi trong danh mục.",
+        "claims": "Tất cả nhận định", "claim": "nhận định", "quote": "Trích dẫn",
+        "statement": "Nhận định", "evidence": "Bằng chứng", "correction": "Điều đúng là",
+        "verdicts": "Kết luận", "recorded": "đã ghi", "observed": "quan sát",
+        "filter": "Lọc theo kết luận", "all": "tất cả", "environment": "môi trường",
+        "up_to": "đến", "from": "từ", "holds": "đúng", "refuted": "sai",
+        "not-applicable": "không áp dụng", "untestable": "không kiểm chứng được",
+        "error": "lỗi môi trường", "none_depends": "Không có.",
+    },
+}
+
+
+class ReportError(ValueError):
+    """Bad report input; the message is one line naming the file and what is wrong."""
+
+
+def load_run(path: Path) -> dict:
+    """One per-run JSON file, checked for the fields the report reads."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: top level must be an object")
+    if data.get("schema") != SCHEMA_VERSION:
+        raise ReportError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
+    env = data.get("environment")
+    if not isinstance(env, dict) or not all(
+        isinstance(env.get(k), str) for k in ("id", "keras", "backend", "python")
+    ):
+        raise ReportError(f"{path}: field 'environment' needs id, keras, backend, python")
+    claims = data.get("claims")
+    if not isinstance(claims, list):
+        raise ReportError(f"{path}: field 'claims' must be a list")
+    for i, claim in enumerate(claims):
+        if not isinstance(claim, dict):
+            raise ReportError(f"{path}: claims[{i}] must be an object")
+        for key, kind in CLAIM_KEYS.items():
+            if not isinstance(claim.get(key), kind):
+                raise ReportError(f"{path}: claims[{i}].{key} must be {kind.__name__}")
+        if claim["verdict"] not in VERDICT_ORDER:
+            raise ReportError(f"{path}: claims[{i}].verdict {claim['verdict']!r} is unknown")
+    return data
+
+
+def _version(env: dict) -> Version:
+    try:
+        return Version(env["keras"])
+    except InvalidVersion:
+        return Version("0")
+
+
+def merge(paths: list[Path]) -> dict:
+    """The merged audit: environments (ordered) and, per claim, the verdict in each."""
+    if not paths:
+        raise ReportError("no report files given (run the audit first: nox -s audit)")
+    runs, seen = [], {}
+    for path in paths:
+        run = load_run(path)
+        env_id = run["environment"]["id"]
+        if env_id in seen:
+            raise ReportError(f"{path}: environment {env_id!r} is also in {seen[env_id]}")
+        seen[env_id] = path
+        runs.append(run)
+    runs.sort(key=lambda r: (r["environment"]["id"].split("-")[0] != "keras",
+                             [-p for p in _version(r["environment"]).release],
+                             r["environment"]["backend"]))
+    environments = [r["environment"] for r in runs]
+    try:
+        order = list(catalog.load())
+    except catalog.CatalogError:
+        order = []
+    claims: dict[str, dict] = {}
+    for run in runs:
+        env_id = run["environment"]["id"]
+        for c in run["claims"]:
+            entry = claims.setdefault(c["id"], {
+                "id": c["id"], "questions": c["questions"], "section": c["section"],
+                "quote": c["quote"], "statement": c["statement"],
+                "correction": c.get("correction"), "verdicts": {},
+            })
+            entry["verdicts"][env_id] = {
+                "verdict": c["verdict"], "expected": c.get("expected"), "drift": c["drift"],
+                "evidence": c["evidence"],
+            }
+    rank = {cid: i for i, cid in enumerate(order)}
+    ordered = sorted(claims.values(), key=lambda c: (rank.get(c["id"], len(rank)), c["id"]))
+    return {"schema": SCHEMA_VERSION, "environments": environments, "claims": ordered}
+
+
+def boundary(claim: dict, environments: list[dict], lang: str = "en") -> str | None:
+    """Where the verdict changes: per (package, backend) series ordered by version."""
+    verdicts = {e: v["verdict"] for e, v in claim["verdicts"].items() if v["verdict"] != "error"}
+    if len(set(verdicts.values())) < 2:
+        return None
+    t = LABELS[lang]
+    series: dict[tuple[str, str], list[dict]] = {}
+    for env in environments:
+        if env["id"] in verdicts:
+            package = env["id"].split("-")[0]
+            series.setdefault((package, env["backend"]), []).append(env)
+    parts = []
+    for (package, backend), envs in series.items():
+        envs = sorted(envs, key=_version)
+        runs: list[list] = []
+        for env in envs:
+            verdict = verdicts[env["id"]]
+            if runs and runs[-1][0] == verdict:
+                runs[-1][2] = env["keras"]
+            else:
+                runs.append([verdict, env["keras"], env["keras"]])
+        name = "Keras" if package == "keras" else package
+        if len(runs) == 1:
+            verdict, low, high = runs[0]
+            span = low if low == high else f"{low}-{high}"
+            text = f"{t[verdict]} ({name} {span})"
+        else:
+            pieces = [f"{t[runs[0][0]]} {t['up_to']} {name} {runs[0][2]}"]
+            pieces += [f"{t[v]} {t['from']} {low}" for v, low, _ in runs[1:]]
+            text = "; ".join(pieces)
+        parts.append(f"{backend}: {text}")
+    return " | ".join(parts)
+
+
+def _corrections_vi() -> dict[str, str]:
+    try:
+        return {c.id: c.correction_vi for c in catalog.load().values() if c.correction_vi}
+    except catalog.CatalogError:
+        return {}
+
+
+def _correction(claim: dict, lang: str, vi: dict[str, str]) -> str | None:
+    return vi.get(claim["id"], claim["correction"]) if lang == "vi" else claim["correction"]
+
+
+def counts(merged: dict) -> dict[str, Counter]:
+    out = {e["id"]: Counter() for e in merged["environments"]}
+    for claim in merged["claims"]:
+        for env_id, v in claim["verdicts"].items():
+            out[env_id][v["verdict"]] += 1
+    return out
+
+
+def _cell(v: dict | None) -> str:
+    if v is None:
+        return "-"
+    return v["verdict"] + (" (DRIFT)" if v["drift"] else "")
+
+
+def render_markdown(merged: dict, lang: str = "en") -> str:
+    t, vi = LABELS[lang], _corrections_vi()
+    envs = [e["id"] for e in merged["environments"]]
+    lines = [f"# {t['title']}", "", f"## {t['counts']}", ""]
+    lines += ["| " + t["environment"] + " | " + " | ".join(t[v] for v in VERDICT_ORDER) + " |",
+              "|---" * (len(VERDICT_ORDER) + 1) + "|"]
+    for env_id, c in counts(merged).items():
+        lines.append(f"| {env_id} | " + " | ".join(str(c[v]) for v in VERDICT_ORDER) + " |")
+    lines += ["", f"## {t['depends']}", ""]
+    depends = [(c, boundary(c, merged["environments"], lang)) for c in merged["claims"]]
+    depends = [(c, b) for c, b in depends if b]
+    lines += [f"- **{c['id']}**: {b}" for c, b in depends] or [t["none_depends"]]
+    lines += ["", f"## {t['drift']}", ""]
+    drift = [(c, e, v) for c in merged["claims"] for e, v in c["verdicts"].items() if v["drift"]]
+    lines += [
+        f"- **{c['id']}** in {e}: {t['recorded']} {v['expected']}, {t['observed']} {v['verdict']}"
+        for c, e, v in drift
+    ] or [t["no_drift"]]
+    lines += ["", f"## {t['claims']}", "", "| " + t["claim"] + " | " + " | ".join(envs) + " |",
+              "|---" * (len(envs) + 1) + "|"]
+    for c in merged["claims"]:
+        lines.append(f"| {c['id']} | " + " | ".join(_cell(c["verdicts"].get(e)) for e in envs)
+                     + " |")
+    for c in merged["claims"]:
+        lines += ["", f"### {c['id']} (Q{', Q'.join(map(str, c['questions']))})", "",
+                  f"> {c['quote']}", "", f"**{t['statement']}:** {c['statement']}", ""]
+        for env_id in envs:
+            v = c["verdicts"].get(env_id)
+            if v:
+                lines.append(f"- {env_id}: **{_cell(v)}**: {v['evidence']}")
+        correction = _correction(c, lang, vi)
+        if correction:
+            lines += ["", f"**{t['correction']}:** {correction}"]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.3em .5em}
+th{background:#f4f4f4;position:sticky;top:0}td.cell{cursor:pointer;text-align:center}
+.holds{background:#c8f0c8}.refuted{background:#ffd9a0}.not-applicable{background:#e4e4e4}
+.untestable{background:#d8e4ff}.error{background:#ff9c9c}.drift{outline:3px solid #d00}
+#evidence{position:fixed;right:1em;bottom:1em;max-width:40em;background:#fff;
+border:2px solid #444;padding:1em;display:none;box-shadow:0 2px 8px #0004}
+"""
+_JS = """
+function filterRows(v){document.querySelectorAll('tr.claim').forEach(function(r){
+ r.style.display=(v==='all'||r.dataset.verdicts.split(' ').indexOf(v)>=0)?'':'none';});}
+function show(td){var b=document.getElementById('evidence');
+ b.querySelector('h3').textContent=td.dataset.claim+' / '+td.dataset.env;
+ b.querySelector('p').textContent=td.dataset.evidence;b.style.display='block';}
+"""
+
+
+def render_html(merged: dict, lang: str = "en") -> str:
+    t, vi, esc = LABELS[lang], _corrections_vi(), html.escape
+    envs = [e["id"] for e in merged["environments"]]
+    out = [f"<!doctype html><html lang='{lang}'><meta charset='utf-8'>",
+           f"<title>{esc(t['title'])}</title><style>{_CSS}</style><script>{_JS}</script>",
+           f"<h1>{esc(t['title'])}</h1><h2>{esc(t['counts'])}</h2><table><tr>",
+           f"<th>{esc(t['environment'])}</th>"
+           + "".join(f"<th class='{v}'>{esc(t[v])}</th>" for v in VERDICT_ORDER) + "</tr>"]
+    for env_id, c in counts(merged).items():
+        out.append(f"<tr><td>{esc(env_id)}</td>"
+                   + "".join(f"<td>{c[v]}</td>" for v in VERDICT_ORDER) + "</tr>")
+    out.append(f"</table><label>{esc(t['filter'])}: <select id='filter' "
+               "onchange='filterRows(this.value)'>"
+               + f"<option value='all'>{esc(t['all'])}</option>"
+               + "".join(f"<option value='{v}'>{esc(t[v])}</option>" for v in VERDICT_ORDER)
+               + "</select></label>")
+    out.append(f"<table id='matrix'><tr><th>{esc(t['claim'])}</th>"
+               + "".join(f"<th>{esc(e)}</th>" for e in envs) + "</tr>")
+    for c in merged["claims"]:
+        verdicts = {v["verdict"] for v in c["verdicts"].values()}
+        correction = _correction(c, lang, vi)
+        title = esc(c["statement"] + (f"\n{t['correction']}: {correction}" if correction else ""))
+        row = [f"<tr class='claim' data-verdicts='{' '.join(sorted(verdicts))}'>"
+               f"<td title='{title}'>{esc(c['id'])}</td>"]
+        for env_id in envs:
+            v = c["verdicts"].get(env_id)
+            if v is None:
+                row.append("<td>-</td>")
+                continue
+            cls = v["verdict"] + (" drift" if v["drift"] else "")
+            row.append(f"<td class='cell {cls}' data-claim='{esc(c['id'])}' "
+                       f"data-env='{esc(env_id)}' data-evidence='{esc(v['evidence'])}' "
+                       f"onclick='show(this)'>{esc(t[v['verdict']])}</td>")
+        out.append("".join(row) + "</tr>")
+    out.append("</table><div id='evidence' onclick=\"this.style.display='none'\">"
+               "<h3></h3><p></p></div>")
+    out.append(f"<h2>{esc(t['claims'])}</h2>")
+    for c in merged["claims"]:
+        out.append(f"<section id='{esc(c['id'])}'><h3>{esc(c['id'])}</h3>"
+                   f"<blockquote>{esc(c['quote'])}</blockquote>"
+                   f"<p><b>{esc(t['statement'])}:</b> {esc(c['statement'])}</p><ul>")
+        for env_id in envs:
+            v = c["verdicts"].get(env_id)
+            if v:
+                out.append(f"<li><span class='{v['verdict']}'>{esc(env_id)}: "
+                           f"{esc(_cell(v))}</span> {esc(v['evidence'])}</li>")
+        out.append("</ul>")
+        correction = _correction(c, lang, vi)
+        if correction:
+            out.append(f"<p><b>{esc(t['correction'])}:</b> {esc(correction)}</p>")
+        out.append("</section>")
+    return "\n".join(out) + "\n</html>\n"
+
+
+def write_report(paths: list[Path], out_dir: Path, lang: str = "en") -> dict:
+    """Validate every input, then write audit.md, audit.html and audit.json into `out_dir`."""
+    if lang not in LABELS:
+        raise ReportError(f"unknown language {lang!r}: use one of {sorted(LABELS)}")
+    merged = merge([Path(p) for p in paths])
+    texts = {
+        "audit.md": render_markdown(merged, lang),
+        "audit.html": render_html(merged, lang),
+        "audit.json": json.dumps(merged, indent=1, ensure_ascii=False) + "\n",
+    }
+    for name, text in texts.items():
+        write_atomic(Path(out_dir) / name, text)
+    return merged
