@@ -42,3 +42,78 @@ def feature_shapes(min_rank: int = 1, max_rank: int = 4, max_side: int = 6):
 
 
 batch_sizes = st.integers(1, 5)
+
+
+@dataclass(frozen=True)
+class LayerStack:
+    """A small random architecture: an input shape and (layer class name, kwargs) pairs.
+
+    `build(keras, "sequential" | "functional")` makes the model with whichever Keras is under
+    audit; the repr is what Hypothesis prints as a counterexample.
+    """
+
+    input_shape: tuple[int, ...]
+    layers: tuple[tuple[str, tuple[tuple[str, object], ...]], ...]
+
+    def make_layers(self, keras) -> list:
+        return [getattr(keras.layers, name)(**dict(kwargs)) for name, kwargs in self.layers]
+
+    def build(self, keras, style: str = "sequential"):
+        if style == "sequential":
+            return keras.Sequential([keras.Input(shape=self.input_shape), *self.make_layers(keras)])
+        inputs = x = keras.Input(shape=self.input_shape)
+        for layer in self.make_layers(keras):
+            x = layer(x)
+        return keras.Model(inputs, x)
+
+    @property
+    def has_dropout(self) -> bool:
+        return any(name == "Dropout" for name, _ in self.layers)
+
+
+def _layer(name: str, **kwargs) -> tuple[str, tuple[tuple[str, object], ...]]:
+    return name, tuple(sorted(kwargs.items()))
+
+
+_units = st.integers(1, 4)
+_activations = st.sampled_from([None, "relu", "tanh"])
+
+
+def _dense():
+    return st.builds(lambda u, a: _layer("Dense", units=u, activation=a), _units, _activations)
+
+
+def _extras():
+    """Shape-preserving layers that may follow any layer."""
+    return st.one_of(
+        st.builds(lambda r: _layer("Dropout", rate=r), st.sampled_from([0.1, 0.5])),
+        st.just(_layer("BatchNormalization")),
+    )
+
+
+@st.composite
+def layer_stacks(draw, dropout: bool = True) -> LayerStack:
+    """Random Dense / Conv2D+Flatten / LSTM stacks ending in a Dense head; `dropout=False` keeps
+    training deterministic across models (each Dropout layer draws its own seed)."""
+    extras = _extras() if dropout else st.just(_layer("BatchNormalization"))
+    kind = draw(st.sampled_from(["dense", "conv", "lstm"]))
+    body: list = []
+    if kind == "conv":
+        shape = (draw(st.integers(3, 6)), draw(st.integers(3, 6)), draw(st.integers(1, 3)))
+        for _ in range(draw(st.integers(1, 2))):
+            body.append(_layer("Conv2D", filters=draw(_units), kernel_size=draw(st.integers(1, 3)),
+                               padding="same", activation=draw(_activations)))
+            body += draw(st.lists(extras, max_size=1))
+        body.append(_layer("Flatten"))
+    elif kind == "lstm":
+        shape = (draw(st.integers(2, 5)), draw(st.integers(1, 3)))
+        depth = draw(st.integers(1, 2))
+        for i in range(depth):
+            body.append(_layer("LSTM", units=draw(_units), return_sequences=i < depth - 1))
+    else:
+        shape = (draw(st.integers(1, 6)),)
+    for _ in range(draw(st.integers(0, 2))):
+        body.append(draw(_dense()))
+        body += draw(st.lists(extras, max_size=1))
+    body.append(draw(_dense()))
+    return LayerStack(shape, tuple(body))

@@ -1,0 +1,263 @@
+"""The plugin's verdict rules, drift detection and per-run output."""
+
+from __future__ import annotations
+
+import json
+
+from selftests.conftest import verdicts
+
+PASSING = """
+    import pytest
+
+    @pytest.mark.claim("q19-holds")
+    def test_holds():
+        assert 1 + 1 == 2
+"""
+
+
+def test_a_passing_test_makes_its_claim_hold(audit):
+    result, data = audit(PASSING)
+    assert result.ret == 0
+    assert verdicts(data) == {"q19-holds": "holds", "q24-untestable": "untestable"}
+
+
+def test_a_failing_assertion_refutes_the_claim_with_its_message(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-open")
+        def test_open():
+            assert [1, 2] == [1, 3], "the lists differ"
+    """)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-open")
+    assert claim["verdict"] == "refuted"
+    assert "AssertionError: the lists differ" in claim["evidence"]
+    assert result.ret == 1  # an unrecorded refutation fails the run
+
+
+def test_hypothesis_minimal_counterexample_is_the_evidence(audit):
+    result, data = audit("""
+        import pytest
+        from hypothesis import given, strategies as st
+
+        @pytest.mark.claim("q19-open")
+        @given(n=st.integers(0, 100))
+        def test_small(n):
+            assert n < 10
+    """)
+    evidence = next(c for c in data["claims"] if c["id"] == "q19-open")["evidence"]
+    assert "n=10" in evidence
+
+
+def test_an_import_error_is_an_error_never_a_refutation(audit):
+    _, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-holds")
+        def test_needs_module():
+            import a_module_that_is_not_installed
+    """)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-holds")
+    assert claim["verdict"] == "error"
+    assert "ModuleNotFoundError" in claim["evidence"]
+    assert claim["drift"] is False
+
+
+def test_a_broken_fixture_is_an_error(audit):
+    _, data = audit("""
+        import pytest
+
+        @pytest.fixture
+        def graphviz():
+            raise OSError("dot not found")
+
+        @pytest.mark.claim("q19-holds")
+        def test_plot(graphviz):
+            assert True
+    """)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-holds")
+    assert claim["verdict"] == "error"
+    assert claim["evidence"].startswith("setup: OSError: dot not found")
+
+
+def test_a_skip_makes_the_claim_not_applicable_with_its_reason(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-na")
+        def test_train():
+            pytest.skip("the numpy backend is inference-only")
+    """, "keras-3.15.1-numpy")
+    claim = next(c for c in data["claims"] if c["id"] == "q19-na")
+    assert (claim["verdict"], claim["evidence"]) == (
+        "not-applicable", "the numpy backend is inference-only")
+    assert result.ret == 0
+
+
+def test_a_recorded_refutation_shows_as_xfail_and_keeps_the_run_green(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-refuted")
+        def test_refuted():
+            assert False, "as recorded"
+
+        @pytest.mark.claim("q19-refuted", correction=True)
+        def test_correction():
+            assert True
+    """)
+    result.assert_outcomes(xfailed=1, passed=1)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-refuted")
+    assert (claim["verdict"], claim["expected"], claim["drift"]) == ("refuted", "refuted", False)
+    assert "correction verified" in claim["evidence"]
+    assert [t["role"] for t in claim["tests"]] == ["claim", "correction"]
+
+
+def test_a_recorded_refutation_that_now_holds_is_drift(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-refuted")
+        def test_refuted():
+            assert True
+    """)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-refuted")
+    assert (claim["verdict"], claim["drift"]) == ("holds", True)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*DRIFT q19-refuted: recorded refuted, observed holds*"])
+
+
+def test_a_recorded_hold_that_fails_is_drift(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-refuted")
+        def test_refuted():
+            assert False
+    """, "keras-2.15.0-tensorflow")
+    claim = next(c for c in data["claims"] if c["id"] == "q19-refuted")
+    assert (claim["verdict"], claim["expected"], claim["drift"]) == ("refuted", "holds", True)
+    assert result.ret == 1
+
+
+def test_a_recorded_not_applicable_that_runs_is_drift(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-na")
+        def test_train():
+            assert True
+    """, "keras-3.15.1-numpy")
+    assert next(c for c in data["claims"] if c["id"] == "q19-na")["drift"] is True
+    assert result.ret == 1
+
+
+def test_a_failing_correction_fails_the_run_and_says_so(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-refuted")
+        def test_refuted():
+            assert False
+
+        @pytest.mark.claim("q19-refuted", correction=True)
+        def test_correction():
+            assert False, "the correction is wrong too"
+    """)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-refuted")
+    assert "correction NOT verified" in claim["evidence"]
+    assert result.ret == 1
+
+
+def test_evidence_fixture_adds_measured_values(audit):
+    _, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-holds")
+        def test_measure(evidence):
+            evidence("18,496 parameters")
+            assert True
+    """)
+    assert next(c for c in data["claims"] if c["id"] == "q19-holds")["evidence"] == (
+        "18,496 parameters")
+
+
+def test_a_test_naming_an_unknown_claim_stops_the_run(audit):
+    result, _ = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-no-such-claim")
+        def test_x():
+            pass
+    """)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*names unknown claim 'q19-no-such-claim'*"])
+
+
+def test_an_untestable_claim_cannot_have_a_test(audit):
+    result, _ = audit("""
+        import pytest
+
+        @pytest.mark.claim("q24-untestable")
+        def test_x():
+            pass
+    """)
+    assert result.ret == 4
+
+
+def test_the_claim_marker_takes_exactly_one_id(audit):
+    result, _ = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-holds", "q19-na")
+        def test_x():
+            pass
+    """)
+    assert result.ret == 4
+
+
+def test_a_bad_catalog_stops_the_run_with_one_line(audit, mini_catalog):
+    (mini_catalog / "H.toml").write_text('[[claim]]\nid = "q19-x"\nquestions = [19]\n')
+    result, data = audit(PASSING)
+    assert result.ret == 4 and data is None
+    result.stderr.fnmatch_lines(["*catalog/H.toml: claim 'q19-x': field 'section'*"])
+
+
+def test_the_run_writes_json_junit_and_a_verdict_table(audit, pytester):
+    result, data = audit(PASSING, "keras-3.15.1-jax")
+    assert data["schema"] == 1
+    assert set(data["environment"]) == {"id", "keras", "backend", "python", "packages"}
+    assert data["environment"]["id"] == "keras-3.15.1-jax"
+    claim = data["claims"][0]
+    assert set(claim) == {"id", "questions", "section", "statement", "quote", "verdict",
+                          "expected", "drift", "evidence", "correction", "tests"}
+    assert set(claim["tests"][0]) == {"nodeid", "outcome", "duration_s", "message", "role"}
+    assert (pytester.path / "reports" / "keras-3.15.1-jax.xml").exists()
+    result.stdout.fnmatch_lines(["*claim verdicts: keras-3.15.1-jax*", "q19-holds*holds*"])
+
+
+def test_a_run_without_claim_tests_reports_only_untestable_claims(audit):
+    result, data = audit("def test_plain():\n    assert True\n")
+    assert result.ret == 0
+    assert data is not None and [c["id"] for c in data["claims"]] == ["q24-untestable"]
+
+
+def test_without_keras_installed_claims_error_and_no_report_is_written(
+    pytester, mini_catalog, monkeypatch
+):
+    monkeypatch.setenv("CLAIMS_CATALOG", str(mini_catalog))
+    monkeypatch.delenv("CLAIMS_ENV_ID", raising=False)
+    monkeypatch.setattr("claims.target.detect", lambda: (_ for _ in ()).throw(
+        ImportError("No module named 'keras'")))
+    pytester.makepyfile(PASSING)
+    result = pytester.runpytest_inprocess("-p", "claims.plugin", "--claims-reports",
+                                          str(pytester.path / "reports"))
+    result.stdout.fnmatch_lines(["*Keras under audit is unknown*No module named 'keras'*"])
+    assert not (pytester.path / "reports").exists()
+
+
+def test_per_run_json_is_valid_utf8_with_the_quote_verbatim(audit, mini_catalog):
+    text = (mini_catalog / "H.toml").read_text().replace('quote = "q"', 'quote = "Lớp Flatten"', 1)
+    (mini_catalog / "H.toml").write_text(text)
+    _, data = audit(PASSING)
+    assert json.dumps(data, ensure_ascii=False).count("Lớp Flatten") == 1

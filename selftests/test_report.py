@@ -1,0 +1,168 @@
+"""Merging per-run files into the report, rendering it, and refusing bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from claims import report
+from claims.cli import main
+from selftests.conftest import make_run
+
+K2 = make_run("keras-2.15.0-tensorflow", {"q19-a": "holds", "q25-b": "holds"})
+K3 = make_run("keras-3.0.5-tensorflow", {"q19-a": "refuted", "q25-b": "holds"})
+K3_NEW = make_run("keras-3.15.1-tensorflow", {"q19-a": "refuted", "q25-b": "holds"},
+                  drift={"q25-b"})
+JAX = make_run("keras-3.15.1-jax", {"q19-a": "holds", "q25-b": "error"})
+
+
+@pytest.fixture
+def merged(run_files):
+    return report.merge(run_files(K3_NEW, JAX, K2, K3))
+
+
+def test_environments_are_ordered_keras_newest_first(merged):
+    assert [e["id"] for e in merged["environments"]] == [
+        "keras-3.15.1-jax", "keras-3.15.1-tensorflow", "keras-3.0.5-tensorflow",
+        "keras-2.15.0-tensorflow"]
+
+
+def test_each_claim_has_a_verdict_per_environment(merged):
+    a = next(c for c in merged["claims"] if c["id"] == "q19-a")
+    assert {e: v["verdict"] for e, v in a["verdicts"].items()} == {
+        "keras-2.15.0-tensorflow": "holds", "keras-3.0.5-tensorflow": "refuted",
+        "keras-3.15.1-tensorflow": "refuted", "keras-3.15.1-jax": "holds"}
+
+
+def test_boundary_names_the_versions_where_the_verdict_changes(merged):
+    a = next(c for c in merged["claims"] if c["id"] == "q19-a")
+    assert report.boundary(a, merged["environments"]) == (
+        "jax: holds (Keras 3.15.1) | tensorflow: holds up to Keras 2.15.0; refuted from 3.0.5")
+
+
+def test_an_error_is_no_boundary(merged):
+    b = next(c for c in merged["claims"] if c["id"] == "q25-b")
+    assert report.boundary(b, merged["environments"]) is None
+
+
+def test_counts_per_verdict_per_environment(merged):
+    assert report.counts(merged)["keras-3.15.1-jax"] == {"holds": 1, "error": 1}
+
+
+def test_markdown_opens_with_counts_then_boundaries_then_drift_then_claims(merged):
+    md = report.render_markdown(merged)
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings == ["## Verdicts per environment",
+                        "## Claims whose verdict depends on version or backend",
+                        "## Drift", "## Every claim"]
+    assert "| keras-3.15.1-jax | 1 | 0 | 0 | 0 | 1 |" in md
+    assert "**q25-b** in keras-3.15.1-tensorflow: recorded holds, observed holds" in md
+    assert "evidence of q19-a in keras-3.0.5-tensorflow" in md
+    assert "**What is true instead:** fix" in md
+
+
+def test_markdown_in_vietnamese(merged):
+    md = report.render_markdown(merged, "vi")
+    assert "## Kết luận theo môi trường" in md and "sai từ 3.0.5" in md
+
+
+def test_html_is_one_page_with_filter_and_evidence_cells(merged):
+    page = report.render_html(merged)
+    assert page.count("<tr class='claim'") == 2
+    assert "onchange='filterRows(this.value)'" in page
+    assert "data-evidence='evidence of q19-a in keras-3.0.5-tensorflow'" in page
+    assert "class='cell holds drift'" in page
+    assert "<script src" not in page and "<link" not in page  # self-contained
+
+
+def test_write_report_writes_three_files(run_files, tmp_path):
+    report.write_report(run_files(K2, K3), tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "audit.html", "audit.json", "audit.md"]
+    assert json.loads((tmp_path / "out" / "audit.json").read_text())["schema"] == 1
+
+
+def corrupt(path):
+    path.write_text("{not json")
+
+
+def truncated(path):
+    path.write_text(path.read_text()[:40])
+
+
+def wrong_schema(path):
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema": 2}))
+
+
+def no_environment(path):
+    path.write_text(json.dumps({**json.loads(path.read_text()), "environment": "x"}))
+
+
+def bad_claims(path):
+    path.write_text(json.dumps({**json.loads(path.read_text()), "claims": {}}))
+
+
+def bad_verdict(path):
+    data = json.loads(path.read_text())
+    data["claims"][0]["verdict"] = "maybe"
+    path.write_text(json.dumps(data))
+
+
+def missing_field(path):
+    data = json.loads(path.read_text())
+    del data["claims"][0]["evidence"]
+    path.write_text(json.dumps(data))
+
+
+def not_an_object(path):
+    path.write_text("[]")
+
+
+def claim_not_an_object(path):
+    data = json.loads(path.read_text())
+    data["claims"][0] = 3
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (corrupt, "not valid JSON"), (truncated, "not valid JSON"), (wrong_schema, "schema 2"),
+    (no_environment, "field 'environment'"), (bad_claims, "field 'claims'"),
+    (bad_verdict, "'maybe' is unknown"), (missing_field, "claims[0].evidence"),
+    (not_an_object, "top level"), (claim_not_an_object, "claims[0] must be an object"),
+])
+def test_bad_input_gives_one_line_and_leaves_the_old_report(run_files, tmp_path, capsys,
+                                                            damage, message):
+    out = tmp_path / "out"
+    paths = run_files(K2, K3)
+    assert main(["report", *map(str, paths), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    damage(paths[1])
+    capsys.readouterr()
+    assert main(["report", *map(str, paths), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(paths[1]) in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_no_input_files_is_an_error(capsys, tmp_path):
+    assert main(["report", "--out", str(tmp_path)]) == 2
+    assert "no report files given" in capsys.readouterr().err
+
+
+def test_a_missing_file_is_an_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope.json"), "--out", str(tmp_path)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_two_files_for_one_environment_are_an_error(run_files, tmp_path, capsys):
+    first = run_files(K2)[0]
+    second = tmp_path / "copy.json"
+    second.write_text(first.read_text())
+    assert main(["report", str(first), str(second), "--out", str(tmp_path / "o")]) == 2
+    assert "is also in" in capsys.readouterr().err
+
+
+def test_an_unknown_language_is_an_error(run_files, tmp_path):
+    with pytest.raises(report.ReportError, match="unknown language"):
+        report.write_report(run_files(K2), tmp_path, lang="fr")
