@@ -116,7 +116,7 @@ def audit(session: nox.Session, env_id: str) -> None:
 @nox.session(python="3.11")
 def report(session: nox.Session) -> None:
     """Merge every reports/*.json into reports/audit.md, audit.html and audit.json."""
-    session.install("packaging>=23", "-e", str(ROOT), "--no-deps")
+    session.install("-e", str(ROOT))
     # per-run files are named by environment id; audit.json is the merged output
     files = sorted(str(p) for p in REPORTS.glob("*-*-*.json"))
     session.run("python", "-m", "claims", "report", *files, *session.posargs)
@@ -125,8 +125,7 @@ def report(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def selftest(session: nox.Session) -> None:
     """The engine's own tests (no Keras needed), with coverage of claims/."""
-    session.install("pytest>=8", "hypothesis>=6.100", "packaging>=23", "coverage>=7")
-    session.install("--no-deps", "-e", str(ROOT))
+    session.install("-e", f"{ROOT}[selftest]")
     session.run("coverage", "run", "-m", "pytest", "selftests", *session.posargs,
                 env={"PYTHONDONTWRITEBYTECODE": ""})
     session.run("coverage", "report", "--fail-under=90")

@@ -141,7 +141,9 @@ def _rule(raw: object, source: str, cid: str, index: int) -> Rule:
         try:
             spec = SpecifierSet(str(raw["keras"]))
         except InvalidSpecifier:
-            raise _fail(source, cid, f"{fld}.keras", f"not a PEP 440 specifier: {raw['keras']!r}")
+            raise _fail(
+                source, cid, f"{fld}.keras", f"not a PEP 440 specifier: {raw['keras']!r}"
+            ) from None
     backends = raw.get("backend", [])
     backends = [backends] if isinstance(backends, str) else backends
     if not isinstance(backends, list) or any(b not in BACKENDS for b in backends):

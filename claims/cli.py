@@ -39,7 +39,9 @@ def _bootstrap_python() -> Path:
 
 def _ensure_dependencies(argv: list[str]) -> None:
     """Re-run inside the bootstrap venv when this Python lacks what the command needs."""
-    needed = ["packaging"] + (["nox"] if argv[:1] in (["audit"], ["selftest"]) else [])
+    needed = ["packaging", "jsonschema"]
+    if argv[:1] in (["audit"], ["selftest"]):
+        needed.append("nox")
     if all(importlib.util.find_spec(m) for m in needed):
         return
     if Path(sys.prefix).resolve() == BOOTSTRAP.resolve():

@@ -220,7 +220,9 @@ class ClaimsPlugin:
             return
         tr = terminalreporter
         if self.env is None:
-            tr.write_line(f"no report written: the Keras under audit is unknown: {self.env_problem}")
+            tr.write_line(
+                f"no report written: the Keras under audit is unknown: {self.env_problem}"
+            )
             return
         tr.section(f"claim verdicts: {self.env.id}")
         width = max(len(r["id"]) for r in self.results)

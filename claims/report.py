@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
+import jsonschema
 from packaging.version import InvalidVersion, Version
+from referencing import Registry, Resource
 
 from claims import catalog
 from claims.reportio import write_atomic
 
 SCHEMA_VERSION = 1
+SCHEMA_DIR = Path(__file__).parent / "schemas"
 VERDICT_ORDER = ("holds", "refuted", "not-applicable", "untestable", "error")
-CLAIM_KEYS = {
-    "id": str, "questions": list, "section": str, "statement": str, "quote": str,
-    "verdict": str, "drift": bool, "evidence": str, "tests": list,
-}
 LABELS = {
     "en": {
         "title": "Keras claims audit", "counts": "Verdicts per environment",
@@ -54,8 +54,35 @@ class ReportError(ValueError):
     """Bad report input; the message is one line naming the file and what is wrong."""
 
 
+def _field(error: jsonschema.ValidationError) -> str:
+    """Where a schema error is, as `claims[0].evidence`."""
+    parts = list(error.absolute_path)
+    missing = re.match(r"'([^']+)' is a required property", error.message)
+    if error.validator == "required" and missing:
+        parts.append(missing.group(1))
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def validate(data: object, schema: str, source: str) -> None:
+    """Check `data` against one of the schemas shipped in claims/schemas/."""
+    error = jsonschema.exceptions.best_match(validator(schema).iter_errors(data))
+    if error is not None:
+        raise ReportError(f"{source}: field {_field(error)!r}: {error.message}")
+
+
+def validator(name: str) -> jsonschema.protocols.Validator:
+    schemas = [json.loads(p.read_text()) for p in sorted(SCHEMA_DIR.glob("*.schema.json"))]
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas)
+    schema = next(s for s in schemas if s["$id"].endswith("/" + name))
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
 def load_run(path: Path) -> dict:
-    """One per-run JSON file, checked for the fields the report reads."""
+    """One per-run JSON file, validated against run.schema.json."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -63,26 +90,7 @@ def load_run(path: Path) -> dict:
         raise ReportError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: top level must be an object")
-    if data.get("schema") != SCHEMA_VERSION:
-        raise ReportError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
-    env = data.get("environment")
-    if not isinstance(env, dict) or not all(
-        isinstance(env.get(k), str) for k in ("id", "keras", "backend", "python")
-    ):
-        raise ReportError(f"{path}: field 'environment' needs id, keras, backend, python")
-    claims = data.get("claims")
-    if not isinstance(claims, list):
-        raise ReportError(f"{path}: field 'claims' must be a list")
-    for i, claim in enumerate(claims):
-        if not isinstance(claim, dict):
-            raise ReportError(f"{path}: claims[{i}] must be an object")
-        for key, kind in CLAIM_KEYS.items():
-            if not isinstance(claim.get(key), kind):
-                raise ReportError(f"{path}: claims[{i}].{key} must be {kind.__name__}")
-        if claim["verdict"] not in VERDICT_ORDER:
-            raise ReportError(f"{path}: claims[{i}].verdict {claim['verdict']!r} is unknown")
+    validate(data, "run.schema.json", str(path))
     return data
 
 

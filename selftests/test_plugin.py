@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from claims import report
 from selftests.conftest import verdicts
 
 PASSING = """
@@ -225,7 +226,7 @@ def test_a_bad_catalog_stops_the_run_with_one_line(audit, mini_catalog):
 
 def test_the_run_writes_json_junit_and_a_verdict_table(audit, pytester):
     result, data = audit(PASSING, "keras-3.15.1-jax")
-    assert data["schema"] == 1
+    report.validate(data, "run.schema.json", "run")
     assert set(data["environment"]) == {"id", "keras", "backend", "python", "packages"}
     assert data["environment"]["id"] == "keras-3.15.1-jax"
     claim = data["claims"][0]

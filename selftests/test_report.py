@@ -126,10 +126,12 @@ def claim_not_an_object(path):
 
 
 @pytest.mark.parametrize("damage, message", [
-    (corrupt, "not valid JSON"), (truncated, "not valid JSON"), (wrong_schema, "schema 2"),
+    (corrupt, "not valid JSON"), (truncated, "not valid JSON"),
+    (wrong_schema, "field 'schema': 1 was expected"),
     (no_environment, "field 'environment'"), (bad_claims, "field 'claims'"),
-    (bad_verdict, "'maybe' is unknown"), (missing_field, "claims[0].evidence"),
-    (not_an_object, "top level"), (claim_not_an_object, "claims[0] must be an object"),
+    (bad_verdict, "field 'claims[0].verdict': 'maybe' is not one of"),
+    (missing_field, "field 'claims[0].evidence'"),
+    (not_an_object, "field '(top level)'"), (claim_not_an_object, "field 'claims[0]'"),
 ])
 def test_bad_input_gives_one_line_and_leaves_the_old_report(run_files, tmp_path, capsys,
                                                             damage, message):
@@ -166,3 +168,13 @@ def test_two_files_for_one_environment_are_an_error(run_files, tmp_path, capsys)
 def test_an_unknown_language_is_an_error(run_files, tmp_path):
     with pytest.raises(report.ReportError, match="unknown language"):
         report.write_report(run_files(K2), tmp_path, lang="fr")
+
+
+def test_the_merged_json_matches_its_schema(merged):
+    report.validate(json.loads(json.dumps(merged)), "merged.schema.json", "audit.json")
+
+
+def test_a_bad_merged_document_is_named_by_field():
+    with pytest.raises(report.ReportError, match="field 'environments'"):
+        report.validate({"schema": 1, "environments": 3, "claims": []}, "merged.schema.json",
+                        "audit.json")
