@@ -4,6 +4,7 @@
     nox -t audit && nox -s report                      # the whole matrix
     nox -t keras2 / -t jax / ...                       # one axis
     nox -s selftest                                    # the engine's own tests, with coverage
+    nox -s bench / stability                           # benchmark claims / verdicts stable?
 
 All pins live in ENVIRONMENTS below and nowhere else.
 """
@@ -18,7 +19,7 @@ import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["audit", "report"]
+nox.options.sessions = ["audit", "report"]  # plain `nox`: the whole matrix, then the report
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / "reports"
@@ -102,6 +103,11 @@ def install_environment(session: nox.Session, env_id: str) -> dict[str, str]:
     }
 
 
+def run_audit(session: nox.Session, env: dict[str, str], reports: Path, *args: str) -> None:
+    session.run("pytest", *(session.posargs or ["tests"]), "--claims-reports", str(reports),
+                *args, env=env)
+
+
 @nox.session(python="3.11")
 @nox.parametrize(
     "env_id", [nox.param(i, id=i, tags=s["tags"]) for i, s in ENVIRONMENTS.items()]
@@ -109,17 +115,47 @@ def install_environment(session: nox.Session, env_id: str) -> dict[str, str]:
 def audit(session: nox.Session, env_id: str) -> None:
     """Audit every claim in one environment; writes reports/<env-id>.json and .xml."""
     env = install_environment(session, env_id)
-    session.run("pytest", *(session.posargs or ["tests"]), "-m", "not bench",
-                "--claims-reports", str(REPORTS), env=env)
+    run_audit(session, env, REPORTS, "-m", "not bench")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """The benchmark claims (measured numbers, never timed asserts), in the default env."""
+    env = install_environment(session, DEFAULT_ENV)
+    run_audit(session, env, REPORTS / "bench", "-m", "bench")
+
+
+STABILITY_SEEDS = (1, 2, 3)
+
+
+@nox.session(python="3.11")
+def stability(session: nox.Session) -> None:
+    """The default audit three times with different Hypothesis seeds: fails if a verdict
+    differs. Writes reports/stability.json, which the report shows."""
+    env = install_environment(session, DEFAULT_ENV)
+    env["HYPOTHESIS_PROFILE"] = "dev"  # randomised: each seed explores other examples
+    dirs = []
+    for seed in STABILITY_SEEDS:
+        dirs.append(REPORTS / "stability" / f"seed-{seed}")
+        run_audit(session, env, dirs[-1], "-m", "not bench", f"--hypothesis-seed={seed}")
+    session.run("python", "-m", "claims", "compare", *map(str, dirs), "--out",
+                str(REPORTS / "stability.json"), "--seeds", *map(str, STABILITY_SEEDS))
 
 
 @nox.session(python="3.11")
 def report(session: nox.Session) -> None:
-    """Merge every reports/*.json into reports/audit.md, audit.html and audit.json."""
+    """Merge reports/*.json (and bench, timing, stability where present) into
+    reports/audit.md, audit.html and audit.json."""
     session.install("-e", str(ROOT))
     # per-run files are named by environment id; audit.json is the merged output
-    files = sorted(str(p) for p in REPORTS.glob("*-*-*.json"))
-    session.run("python", "-m", "claims", "report", *files, *session.posargs)
+    args = sorted(str(p) for p in REPORTS.glob("*-*-*.json"))
+    bench_runs = sorted(str(p) for p in (REPORTS / "bench").glob("*-*-*.json"))
+    if bench_runs:
+        args += ["--bench", *bench_runs]
+    for name in ("timing", "stability"):
+        if (REPORTS / f"{name}.json").exists():
+            args += [f"--{name}", str(REPORTS / f"{name}.json")]
+    session.run("python", "-m", "claims", "report", *args, *session.posargs)
 
 
 @nox.session(python="3.11")

@@ -4,7 +4,9 @@
     claims selftest                       the engine's own tests
     claims list [--json]                  the catalog (never imports Keras)
     claims show ID                        one claim and its latest verdicts in reports/
-    claims report FILE... [--out DIR] [--lang en|vi]
+    claims report FILE... [--out DIR] [--lang en|vi] [--bench FILE...] [--timing F]
+                  [--stability F]
+    claims compare DIR...                 whether runs in DIRs gave the same verdicts
 
 On a machine with only Python, `audit` and `selftest` first make `.nox/.bootstrap`, a venv
 holding nox, uv and this project, and run from there.
@@ -116,13 +118,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     from claims.report import ReportError, write_report
 
     try:
-        merged = write_report(args.files, Path(args.out), args.lang)
+        merged = write_report(args.files, Path(args.out), args.lang, args.bench, args.timing,
+                              args.stability)
     except ReportError as exc:
         print(f"claims report: {exc}", file=sys.stderr)
         return 2
     print(f"claims report: {len(merged['claims'])} claims x {len(merged['environments'])} "
           f"environments -> {args.out}/audit.md, audit.html, audit.json")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from claims.report import ReportError
+    from claims.reportio import write_atomic
+    from claims.stability import compare
+
+    try:
+        result = compare(args.dirs)
+    except ReportError as exc:
+        print(f"claims compare: {exc}", file=sys.stderr)
+        return 2
+    result["seeds"] = args.seeds
+    write_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    for d in result["differences"]:
+        print(f"DIFFERS {d['environment']} {d['claim']}: {d['verdicts']}")
+    print(f"claims compare: {result['runs']} runs, {result['claims']} claims: "
+          + ("stable" if result["stable"] else "NOT stable"))
+    return 0 if result["stable"] else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -145,7 +167,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("files", nargs="*", type=Path)
     r.add_argument("--out", default="reports")
     r.add_argument("--lang", default="en", choices=["en", "vi"])
+    r.add_argument("--bench", nargs="*", default=[], type=Path, metavar="FILE",
+                   help="per-run files of the bench session, merged beside the audit")
+    r.add_argument("--timing", type=Path, help="timing.json written by the audit runs")
+    r.add_argument("--stability", type=Path, help="stability.json of the stability session")
     r.set_defaults(func=cmd_report)
+    c = sub.add_parser("compare", help="whether repeated runs gave the same verdicts")
+    c.add_argument("dirs", nargs="+", type=Path)
+    c.add_argument("--out", type=Path, default=ROOT / "reports" / "stability.json")
+    c.add_argument("--seeds", nargs="*", type=int, default=[])
+    c.set_defaults(func=cmd_compare)
     return p
 
 

@@ -13,7 +13,9 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,6 +216,26 @@ class ClaimsPlugin:
         }
         path = self.reports_dir() / f"{self.env.id}.json"
         write_atomic(path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+        self.write_timing()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started = time.perf_counter()
+
+    def write_timing(self) -> None:
+        """Wall time, slowest tests and peak RSS of this run, in <reports>/timing.json."""
+        path = self.reports_dir() / "timing.json"
+        try:
+            timing = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            timing = {}
+        slowest = sorted(self.records.values(), key=lambda r: -r.duration_s)[:5]
+        timing[self.env.id] = {
+            "wall_s": round(time.perf_counter() - self.started, 1),
+            "tests": len(self.records),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "slowest": [[r.nodeid, round(r.duration_s, 2)] for r in slowest],
+        }
+        write_atomic(path, json.dumps(timing, indent=1, sort_keys=True) + "\n")
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.results:

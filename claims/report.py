@@ -33,6 +33,9 @@ LABELS = {
         "all": "all", "environment": "environment", "up_to": "up to", "from": "from",
         "holds": "holds", "refuted": "refuted", "not-applicable": "not applicable",
         "untestable": "untestable", "error": "error", "none_depends": "None.",
+        "timing": "Audit time and memory", "slowest": "slowest tests",
+        "stability": "Stability", "stable": "every verdict equal across runs",
+        "unstable": "VERDICTS DIFFER across runs",
     },
     "vi": {
         "title": "Kiểm chứng các nhận định về Keras", "counts": "Kết luận theo môi trường",
@@ -46,6 +49,9 @@ LABELS = {
         "up_to": "đến", "from": "từ", "holds": "đúng", "refuted": "sai",
         "not-applicable": "không áp dụng", "untestable": "không kiểm chứng được",
         "error": "lỗi môi trường", "none_depends": "Không có.",
+        "timing": "Thời gian và bộ nhớ", "slowest": "test chậm nhất",
+        "stability": "Độ ổn định", "stable": "mọi kết luận như nhau giữa các lần chạy",
+        "unstable": "KẾT LUẬN KHÁC NHAU giữa các lần chạy",
     },
 }
 
@@ -101,10 +107,7 @@ def _version(env: dict) -> Version:
         return Version("0")
 
 
-def merge(paths: list[Path]) -> dict:
-    """The merged audit: environments (ordered) and, per claim, the verdict in each."""
-    if not paths:
-        raise ReportError("no report files given (run the audit first: nox -s audit)")
+def _load_all(paths: list[Path]) -> list[dict]:
     runs, seen = [], {}
     for path in paths:
         run = load_run(path)
@@ -113,16 +116,26 @@ def merge(paths: list[Path]) -> dict:
             raise ReportError(f"{path}: environment {env_id!r} is also in {seen[env_id]}")
         seen[env_id] = path
         runs.append(run)
-    runs.sort(key=lambda r: (r["environment"]["id"].split("-")[0] != "keras",
-                             [-p for p in _version(r["environment"]).release],
-                             r["environment"]["backend"]))
-    environments = [r["environment"] for r in runs]
+    return runs
+
+
+def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
+    """The merged audit: environments (ordered) and, per claim, the verdict in each.
+
+    `bench` runs (benchmark claims, run apart so the audit stays fast) join the columns of
+    their environments."""
+    if not paths:
+        raise ReportError("no report files given (run the audit first: nox -s audit)")
+    runs, bench_runs = _load_all(paths), _load_all(bench)
+    environments = {r["environment"]["id"]: r["environment"] for r in runs + bench_runs}
+    order = sorted(environments.values(), key=lambda e: (
+        e["id"].split("-")[0] != "keras", [-p for p in _version(e).release], e["backend"]))
     try:
-        order = list(catalog.load())
+        catalog_order = list(catalog.load())
     except catalog.CatalogError:
-        order = []
+        catalog_order = []
     claims: dict[str, dict] = {}
-    for run in runs:
+    for run, source in [(r, "audit") for r in runs] + [(r, "bench") for r in bench_runs]:
         env_id = run["environment"]["id"]
         for c in run["claims"]:
             entry = claims.setdefault(c["id"], {
@@ -130,13 +143,18 @@ def merge(paths: list[Path]) -> dict:
                 "quote": c["quote"], "statement": c["statement"],
                 "correction": c.get("correction"), "verdicts": {},
             })
+            if env_id in entry["verdicts"]:
+                if c["verdict"] == "untestable":
+                    continue  # every run lists the untestable claims
+                raise ReportError(f"{source} run of {env_id}: claim {c['id']!r} is already "
+                                  "in the audit run")
             entry["verdicts"][env_id] = {
                 "verdict": c["verdict"], "expected": c.get("expected"), "drift": c["drift"],
                 "evidence": c["evidence"],
             }
-    rank = {cid: i for i, cid in enumerate(order)}
+    rank = {cid: i for i, cid in enumerate(catalog_order)}
     ordered = sorted(claims.values(), key=lambda c: (rank.get(c["id"], len(rank)), c["id"]))
-    return {"schema": SCHEMA_VERSION, "environments": environments, "claims": ordered}
+    return {"schema": SCHEMA_VERSION, "environments": order, "claims": ordered}
 
 
 def boundary(claim: dict, environments: list[dict], lang: str = "en") -> str | None:
@@ -198,6 +216,24 @@ def _cell(v: dict | None) -> str:
     return v["verdict"] + (" (DRIFT)" if v["drift"] else "")
 
 
+def _timing_lines(merged: dict, t: dict) -> list[str]:
+    lines = []
+    if merged.get("timing"):
+        lines += ["", f"## {t['timing']}", "",
+                  f"| {t['environment']} | wall s | tests | peak RSS MB | {t['slowest']} |",
+                  "|---|---|---|---|---|"]
+        for env_id, m in sorted(merged["timing"].items()):
+            slow = ", ".join(f"{n.split('::')[-1]} {d}s" for n, d in m.get("slowest", [])[:3])
+            lines.append(f"| {env_id} | {m.get('wall_s')} | {m.get('tests')} | "
+                         f"{m.get('peak_rss_mb')} | {slow} |")
+    if merged.get("stability"):
+        st = merged["stability"]
+        verdict = t["stable"] if st.get("stable") else t["unstable"]
+        lines += ["", f"**{t['stability']}:** {verdict} ({st.get('environment')}, "
+                  f"seeds {st.get('seeds')}; {len(st.get('differences', []))} differences)"]
+    return lines
+
+
 def render_markdown(merged: dict, lang: str = "en") -> str:
     t, vi = LABELS[lang], _corrections_vi()
     envs = [e["id"] for e in merged["environments"]]
@@ -206,6 +242,7 @@ def render_markdown(merged: dict, lang: str = "en") -> str:
               "|---" * (len(VERDICT_ORDER) + 1) + "|"]
     for env_id, c in counts(merged).items():
         lines.append(f"| {env_id} | " + " | ".join(str(c[v]) for v in VERDICT_ORDER) + " |")
+    lines += _timing_lines(merged, t)
     lines += ["", f"## {t['depends']}", ""]
     depends = [(c, boundary(c, merged["environments"], lang)) for c in merged["claims"]]
     depends = [(c, b) for c, b in depends if b]
@@ -263,7 +300,11 @@ def render_html(merged: dict, lang: str = "en") -> str:
     for env_id, c in counts(merged).items():
         out.append(f"<tr><td>{esc(env_id)}</td>"
                    + "".join(f"<td>{c[v]}</td>" for v in VERDICT_ORDER) + "</tr>")
-    out.append(f"</table><label>{esc(t['filter'])}: <select id='filter' "
+    out.append("</table>")
+    extra = _timing_lines(merged, t)
+    if extra:
+        out.append("<pre>" + esc("\n".join(extra).strip()) + "</pre>")
+    out.append(f"<label>{esc(t['filter'])}: <select id='filter' "
                "onchange='filterRows(this.value)'>"
                + f"<option value='all'>{esc(t['all'])}</option>"
                + "".join(f"<option value='{v}'>{esc(t[v])}</option>" for v in VERDICT_ORDER)
@@ -306,11 +347,29 @@ def render_html(merged: dict, lang: str = "en") -> str:
     return "\n".join(out) + "\n</html>\n"
 
 
-def write_report(paths: list[Path], out_dir: Path, lang: str = "en") -> dict:
+def _load_extra(path: Path | None) -> dict | None:
+    """timing.json or stability.json, written by the plugin and the stability session."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: cannot read ({exc})") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: top level must be an object")
+    return data
+
+
+def write_report(paths: list[Path], out_dir: Path, lang: str = "en", bench: list[Path] = (),
+                 timing: Path | None = None, stability: Path | None = None) -> dict:
     """Validate every input, then write audit.md, audit.html and audit.json into `out_dir`."""
     if lang not in LABELS:
         raise ReportError(f"unknown language {lang!r}: use one of {sorted(LABELS)}")
-    merged = merge([Path(p) for p in paths])
+    merged = merge([Path(p) for p in paths], [Path(p) for p in bench])
+    for key, path in (("timing", timing), ("stability", stability)):
+        extra = _load_extra(path)
+        if extra is not None:
+            merged[key] = extra
     texts = {
         "audit.md": render_markdown(merged, lang),
         "audit.html": render_html(merged, lang),

@@ -262,3 +262,11 @@ def test_per_run_json_is_valid_utf8_with_the_quote_verbatim(audit, mini_catalog)
     (mini_catalog / "H.toml").write_text(text)
     _, data = audit(PASSING)
     assert json.dumps(data, ensure_ascii=False).count("Lớp Flatten") == 1
+
+
+def test_the_run_records_its_time_memory_and_slowest_tests(audit, pytester):
+    audit(PASSING, "keras-3.15.1-jax")
+    timing = json.loads((pytester.path / "reports" / "timing.json").read_text())
+    entry = timing["keras-3.15.1-jax"]
+    assert entry["tests"] == 1 and entry["peak_rss_mb"] > 0 and entry["wall_s"] >= 0
+    assert entry["slowest"][0][0] == "test_claims.py::test_holds"

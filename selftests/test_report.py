@@ -178,3 +178,50 @@ def test_a_bad_merged_document_is_named_by_field():
     with pytest.raises(report.ReportError, match="field 'environments'"):
         report.validate({"schema": 1, "environments": 3, "claims": []}, "merged.schema.json",
                         "audit.json")
+
+
+def test_bench_runs_join_their_environments_column(run_files, tmp_path):
+    bench_run = make_run("keras-3.15.1-tensorflow", {"q4-latency-rank": "holds"})
+    [audit_path] = run_files(K3_NEW)
+    bench_path = tmp_path / "bench.json"
+    bench_path.write_text(json.dumps(bench_run))
+    merged = report.merge([audit_path], [bench_path])
+    assert [e["id"] for e in merged["environments"]] == ["keras-3.15.1-tensorflow"]
+    assert {c["id"] for c in merged["claims"]} == {"q19-a", "q25-b", "q4-latency-rank"}
+
+
+def test_a_bench_claim_already_in_the_audit_is_an_error(run_files, tmp_path):
+    [audit_path] = run_files(K3_NEW)
+    with pytest.raises(report.ReportError, match="'q19-a' is already in the audit run"):
+        report.merge([audit_path], [audit_path])
+
+
+def test_untestable_claims_listed_by_both_runs_merge_once(run_files, tmp_path):
+    both = make_run("keras-3.15.1-tensorflow", {"q24-r": "untestable"})
+    [audit_path] = run_files(both)
+    merged = report.merge([audit_path], [audit_path])
+    assert [c["id"] for c in merged["claims"]] == ["q24-r"]
+
+
+def test_timing_and_stability_show_in_the_report(run_files, tmp_path):
+    timing = tmp_path / "timing.json"
+    timing.write_text(json.dumps({"keras-2.15.0-tensorflow": {
+        "wall_s": 41.5, "tests": 12, "peak_rss_mb": 900,
+        "slowest": [["tests/test_h.py::test_same", 3.2]]}}))
+    stability = tmp_path / "stability.json"
+    stability.write_text(json.dumps({"runs": 3, "seeds": [1, 2, 3], "stable": True,
+                                     "environment": "keras-2.15.0-tensorflow",
+                                     "differences": []}))
+    report.write_report(run_files(K2), tmp_path / "out", timing=timing, stability=stability)
+    md = (tmp_path / "out" / "audit.md").read_text()
+    assert "| keras-2.15.0-tensorflow | 41.5 | 12 | 900 | test_same 3.2s |" in md
+    assert "**Stability:** every verdict equal across runs" in md
+    assert "every verdict equal" in (tmp_path / "out" / "audit.html").read_text()
+
+
+@pytest.mark.parametrize("text", ["{", "[]"])
+def test_unreadable_timing_is_an_error(run_files, tmp_path, text):
+    bad = tmp_path / "timing.json"
+    bad.write_text(text)
+    with pytest.raises(report.ReportError, match="timing.json"):
+        report.write_report(run_files(K2), tmp_path / "out", timing=bad)
