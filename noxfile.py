@@ -162,6 +162,7 @@ def report(session: nox.Session) -> None:
 def selftest(session: nox.Session) -> None:
     """The engine's own tests (no Keras needed), with coverage of claims/."""
     session.install("-e", f"{ROOT}[selftest]")
+    session.run("ruff", "check", str(ROOT))
     session.run("coverage", "run", "-m", "pytest", "selftests", *session.posargs,
                 env={"PYTHONDONTWRITEBYTECODE": ""})
     session.run("coverage", "report", "--fail-under=90")

@@ -7,6 +7,7 @@
     claims report FILE... [--out DIR] [--lang en|vi] [--bench FILE...] [--timing F]
                   [--stability F]
     claims compare DIR...                 whether runs in DIRs gave the same verdicts
+    nox -l --json | claims ci-matrix      the CI job matrix (one job per audit session)
 
 On a machine with only Python, `audit` and `selftest` first make `.nox/.bootstrap`, a venv
 holding nox, uv and this project, and run from there.
@@ -147,6 +148,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0 if result["stable"] else 1
 
 
+def cmd_ci_matrix(args: argparse.Namespace) -> int:
+    from claims.ci import job_matrix
+
+    try:
+        matrix = job_matrix(sys.stdin.read(), args.tag)
+    except ValueError as exc:
+        print(f"claims ci-matrix: {exc}", file=sys.stderr)
+        return 2
+    print(f"matrix={json.dumps(matrix, separators=(',', ':'))}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="claims", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -177,6 +190,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, default=ROOT / "reports" / "stability.json")
     c.add_argument("--seeds", nargs="*", type=int, default=[])
     c.set_defaults(func=cmd_compare)
+    m = sub.add_parser("ci-matrix", help="GitHub job matrix from `nox -l --json` on stdin")
+    m.add_argument("--tag", default="audit")
+    m.set_defaults(func=cmd_ci_matrix)
     return p
 
 

@@ -164,6 +164,8 @@ class ClaimsPlugin:
         return claim.expected_verdict(self.env) if self.env else None
 
     def verdicts(self) -> list[dict]:
+        if not self.records:
+            return []  # no claim test in this run: nothing was audited
         by_claim: dict[str, list[TestRecord]] = {}
         for record in self.records.values():
             by_claim.setdefault(record.claim_id, []).append(record)
