@@ -102,8 +102,9 @@ def make_run(env_id: str, verdicts: dict[str, str], drift=()) -> dict:
         "environment": {"id": env_id, "keras": keras, "backend": backend, "python": "3.11.7",
                         "packages": {}},
         "claims": [
-            {"id": cid, "questions": [int(cid[1:].split("-")[0])], "section": "H", "statement": f"{cid}.",
-             "quote": "q", "verdict": v, "expected": v, "drift": cid in drift,
+            {"id": cid, "questions": [int(cid[1:].split("-")[0])], "section": "H",
+             "statement": f"{cid}.", "quote": "q",
+             "verdict": v, "expected": v, "drift": cid in drift,
              "evidence": f"evidence of {cid} in {env_id}", "correction": "fix",
              "tests": []}
             for cid, v in verdicts.items()
