@@ -304,6 +304,17 @@ def render_html(merged: dict, lang: str = "en") -> str:
     extra = _timing_lines(merged, t)
     if extra:
         out.append("<pre>" + esc("\n".join(extra).strip()) + "</pre>")
+    depends = [(c, boundary(c, merged["environments"], lang)) for c in merged["claims"]]
+    items = [f"<li><a href='#{esc(c['id'])}'>{esc(c['id'])}</a>: {esc(b)}</li>"
+             for c, b in depends if b]
+    out.append(f"<h2>{esc(t['depends'])}</h2>"
+               + (f"<ul>{''.join(items)}</ul>" if items else f"<p>{esc(t['none_depends'])}</p>"))
+    drift = [f"<li class='drift'>{esc(c['id'])} in {esc(e)}: {esc(t['recorded'])} "
+             f"{esc(str(v['expected']))}, {esc(t['observed'])} {esc(v['verdict'])}</li>"
+             for c in merged["claims"] for e, v in c["verdicts"].items() if v["drift"]]
+    out.append(f"<h2>{esc(t['drift'])}</h2>"
+               + (f"<ul>{''.join(drift)}</ul>" if drift else f"<p>{esc(t['no_drift'])}</p>"))
+    out.append(f"<h2>{esc(t['claims'])}</h2>")
     out.append(f"<label>{esc(t['filter'])}: <select id='filter' "
                "onchange='filterRows(this.value)'>"
                + f"<option value='all'>{esc(t['all'])}</option>"
@@ -329,7 +340,6 @@ def render_html(merged: dict, lang: str = "en") -> str:
         out.append("".join(row) + "</tr>")
     out.append("</table><div id='evidence' onclick=\"this.style.display='none'\">"
                "<h3></h3><p></p></div>")
-    out.append(f"<h2>{esc(t['claims'])}</h2>")
     for c in merged["claims"]:
         out.append(f"<section id='{esc(c['id'])}'><h3>{esc(c['id'])}</h3>"
                    f"<blockquote>{esc(c['quote'])}</blockquote>"
