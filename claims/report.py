@@ -36,6 +36,8 @@ LABELS = {
         "timing": "Audit time and memory", "slowest": "slowest tests",
         "stability": "Stability", "stable": "every verdict equal across runs",
         "unstable": "VERDICTS DIFFER across runs",
+        "scorecard": "Scorecard: how each answer holds up", "question": "question",
+        "everywhere": "everywhere",
     },
     "vi": {
         "title": "Kiểm chứng các nhận định về Keras", "counts": "Kết luận theo môi trường",
@@ -52,6 +54,8 @@ LABELS = {
         "timing": "Thời gian và bộ nhớ", "slowest": "test chậm nhất",
         "stability": "Độ ổn định", "stable": "mọi kết luận như nhau giữa các lần chạy",
         "unstable": "KẾT LUẬN KHÁC NHAU giữa các lần chạy",
+        "scorecard": "Bảng điểm: mỗi câu trả lời đúng đến đâu", "question": "câu hỏi",
+        "everywhere": "mọi môi trường",
     },
 }
 
@@ -234,10 +238,81 @@ def _timing_lines(merged: dict, t: dict) -> list[str]:
     return lines
 
 
+SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seminar-answers.md"
+
+
+def seed_questions() -> dict[int, str]:
+    """The 25 questions as the seed lists them, before the answers begin."""
+    try:
+        text = SEED.read_text(encoding="utf-8").split("\n## A.")[0]
+    except OSError:
+        return {}
+    found = re.findall(r"^\s*(?:- )?(\d+)\. (.+?)\s*$", text, flags=re.MULTILINE)
+    return {int(n): q for n, q in found}
+
+
+def _newest(merged: dict, major: int) -> str | None:
+    envs = [e for e in merged["environments"] if e["id"].startswith("keras-")
+            and e["backend"] == "tensorflow" and _version(e).major == major]
+    return max(envs, key=_version)["id"] if envs else None
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scorecard(merged: dict, lang: str = "en") -> list[dict]:
+    """Per seed question: its claims, how many hold on the newest Keras 3, on Keras 2.15 and
+    everywhere they were checked, and what is true instead for the rest."""
+    vi = _corrections_vi()
+    newest, k215 = _newest(merged, 3), "keras-2.15.0-tensorflow"
+    rows = []
+    for q in range(1, 26):
+        claims = [c for c in merged["claims"] if q in c["questions"]]
+        testable = [c for c in claims
+                    if any(v["verdict"] != "untestable" for v in c["verdicts"].values())]
+
+        def holds_in(env_id, pool=testable):
+            return sum(c["verdicts"].get(env_id, {}).get("verdict") == "holds" for c in pool)
+
+        everywhere = sum(
+            all(v["verdict"] in ("holds", "not-applicable") for v in c["verdicts"].values())
+            and any(v["verdict"] == "holds" for v in c["verdicts"].values())
+            for c in testable)
+        failing = [c for c in testable if c["verdicts"].get(newest, {}).get("verdict")
+                   not in ("holds", "not-applicable", None)]
+        instead = [_short((_correction(c, lang, vi) or c["id"]).split(". ")[0].rstrip("."))
+                   for c in failing[:3]] + ([f"(+{len(failing) - 3})"] if len(failing) > 3 else [])
+        rows.append({
+            "question": q, "claims": len(claims), "testable": len(testable),
+            "newest": holds_in(newest) if newest else None,
+            "keras_2_15": holds_in(k215) if k215 in {e["id"] for e in
+                                                     merged["environments"]} else None,
+            "everywhere": everywhere, "instead": "; ".join(instead),
+        })
+    return rows
+
+
+def _scorecard_lines(merged: dict, lang: str) -> list[str]:
+    t, questions = LABELS[lang], seed_questions()
+    newest = _newest(merged, 3) or "-"
+    lines = [f"## {t['scorecard']}", "",
+             f"| Q | {t['question']} | {t['claim']}s | {newest} | keras-2.15.0 | "
+             f"{t['everywhere']} | {t['correction']} |", "|---" * 7 + "|"]
+    for row in scorecard(merged, lang):
+        def part(n):
+            return "-" if n is None else f"{n}/{row['testable']}"
+        text = _short(questions.get(row["question"], ""), 60)
+        lines.append(f"| {row['question']} | {text} | {row['claims']} | {part(row['newest'])} | "
+                     f"{part(row['keras_2_15'])} | {part(row['everywhere'])} | "
+                     f"{row['instead'] or '-'} |")
+    return lines + [""]
+
+
 def render_markdown(merged: dict, lang: str = "en") -> str:
     t, vi = LABELS[lang], _corrections_vi()
     envs = [e["id"] for e in merged["environments"]]
-    lines = [f"# {t['title']}", "", f"## {t['counts']}", ""]
+    lines = [f"# {t['title']}", ""] + _scorecard_lines(merged, lang) + [f"## {t['counts']}", ""]
     lines += ["| " + t["environment"] + " | " + " | ".join(t[v] for v in VERDICT_ORDER) + " |",
               "|---" * (len(VERDICT_ORDER) + 1) + "|"]
     for env_id, c in counts(merged).items():
@@ -289,12 +364,27 @@ function show(td){var b=document.getElementById('evidence');
 """
 
 
+def _scorecard_html(merged: dict, lang: str) -> str:
+    """The Markdown scorecard table, as an HTML table."""
+    esc = html.escape
+    lines = [ln for ln in _scorecard_lines(merged, lang) if ln.startswith("|")]
+    head, body = lines[0], lines[2:]
+
+    def cells(line, tag):
+        return "".join(f"<{tag}>{esc(c.strip())}</{tag}>" for c in line.strip("|").split(" | "))
+
+    return (f"<h2>{esc(LABELS[lang]['scorecard'])}</h2><table id='scorecard'><tr>"
+            f"{cells(head, 'th')}</tr>" + "".join(f"<tr>{cells(b, 'td')}</tr>" for b in body)
+            + "</table>")
+
+
 def render_html(merged: dict, lang: str = "en") -> str:
     t, vi, esc = LABELS[lang], _corrections_vi(), html.escape
     envs = [e["id"] for e in merged["environments"]]
     out = [f"<!doctype html><html lang='{lang}'><meta charset='utf-8'>",
            f"<title>{esc(t['title'])}</title><style>{_CSS}</style><script>{_JS}</script>",
-           f"<h1>{esc(t['title'])}</h1><h2>{esc(t['counts'])}</h2><table><tr>",
+           f"<h1>{esc(t['title'])}</h1>", _scorecard_html(merged, lang),
+           f"<h2>{esc(t['counts'])}</h2><table><tr>",
            f"<th>{esc(t['environment'])}</th>"
            + "".join(f"<th class='{v}'>{esc(t[v])}</th>" for v in VERDICT_ORDER) + "</tr>"]
     for env_id, c in counts(merged).items():

@@ -50,10 +50,10 @@ def test_counts_per_verdict_per_environment(merged):
     assert report.counts(merged)["keras-3.15.1-jax"] == {"holds": 1, "error": 1}
 
 
-def test_markdown_opens_with_counts_then_boundaries_then_drift_then_claims(merged):
+def test_markdown_opens_with_scorecard_counts_boundaries_drift_then_claims(merged):
     md = report.render_markdown(merged)
     headings = [line for line in md.splitlines() if line.startswith("## ")]
-    assert headings == ["## Verdicts per environment",
+    assert headings == ["## Scorecard: how each answer holds up", "## Verdicts per environment",
                         "## Claims whose verdict depends on version or backend",
                         "## Drift", "## Every claim"]
     assert "| keras-3.15.1-jax | 1 | 0 | 0 | 0 | 1 |" in md
@@ -225,3 +225,18 @@ def test_unreadable_timing_is_an_error(run_files, tmp_path, text):
     bad.write_text(text)
     with pytest.raises(report.ReportError, match="timing.json"):
         report.write_report(run_files(K2), tmp_path / "out", timing=bad)
+
+
+def test_scorecard_counts_holds_per_question_on_newest_keras3_keras215_and_everywhere(merged):
+    rows = {r["question"]: r for r in report.scorecard(merged)}
+    assert (rows[19]["newest"], rows[19]["keras_2_15"], rows[19]["everywhere"]) == (0, 1, 0)
+    assert rows[19]["instead"] == "fix"
+    assert (rows[25]["newest"], rows[25]["everywhere"], rows[25]["testable"]) == (1, 0, 1)
+    assert rows[1]["claims"] == 0
+
+
+def test_scorecard_lists_the_seed_questions_in_both_languages(merged):
+    assert report.seed_questions()[25] == 'Công việc của lớp "Flatten" trong Keras là gì?'
+    assert "| 25 | Công việc của lớp" in report.render_markdown(merged)
+    assert "## Bảng điểm" in report.render_markdown(merged, "vi")
+    assert "<table id='scorecard'>" in report.render_html(merged)
