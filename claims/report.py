@@ -300,8 +300,8 @@ def _scorecard_lines(merged: dict, lang: str) -> list[str]:
              f"| Q | {t['question']} | {t['claim']}s | {newest} | keras-2.15.0 | "
              f"{t['everywhere']} | {t['correction']} |", "|---" * 7 + "|"]
     for row in scorecard(merged, lang):
-        def part(n):
-            return "-" if n is None else f"{n}/{row['testable']}"
+        def part(n, of=row["testable"]):
+            return "-" if n is None else f"{n}/{of}"
         text = _short(questions.get(row["question"], ""), 60)
         lines.append(f"| {row['question']} | {text} | {row['claims']} | {part(row['newest'])} | "
                      f"{part(row['keras_2_15'])} | {part(row['everywhere'])} | "
