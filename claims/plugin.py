@@ -122,6 +122,14 @@ class ClaimsPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        only = set(self.config.getoption("claims_only") or ())
+        unknown = only - set(self.claims)
+        if unknown:
+            raise pytest.UsageError(f"--claim names unknown claim(s) {sorted(unknown)}")
+        if only:
+            keep = [i for i in items if (self.claim_of(i) or ("",))[0] in only]
+            self.config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
         for item in items:
             tied = self.claim_of(item)
             if tied is None:
@@ -271,6 +279,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--claims-reports", default=os.environ.get("CLAIMS_REPORTS"),
         help="folder for <env-id>.json and .xml (default: <rootdir>/reports)",
+    )
+    group.addoption(
+        "--claim", dest="claims_only", action="append", metavar="ID",
+        help="run only the tests of this claim (repeatable)",
     )
 
 

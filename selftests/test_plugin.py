@@ -269,3 +269,30 @@ def test_the_run_records_its_time_memory_and_slowest_tests(audit, pytester):
     entry = timing["keras-3.15.1-jax"]
     assert entry["tests"] == 1 and entry["peak_rss_mb"] > 0 and entry["wall_s"] >= 0
     assert entry["slowest"][0][0] == "test_claims.py::test_holds"
+
+
+TWO_CLAIMS = """
+    import pytest
+
+    @pytest.mark.claim("q19-holds")
+    def test_holds():
+        assert True
+
+    @pytest.mark.claim("q19-open")
+    def test_open():
+        assert True
+
+    def test_plain():
+        assert True
+"""
+
+
+def test_claim_option_runs_only_that_claims_tests(audit):
+    result, data = audit(TWO_CLAIMS, "keras-3.1.0-tensorflow", "--claim", "q19-open")
+    result.assert_outcomes(passed=1, deselected=2)
+    assert [c["id"] for c in data["claims"] if c["verdict"] != "untestable"] == ["q19-open"]
+
+
+def test_claim_option_refuses_an_unknown_id(audit):
+    result, _ = audit(TWO_CLAIMS, "keras-3.1.0-tensorflow", "--claim", "q19-nope")
+    assert result.ret == 4
