@@ -8,6 +8,7 @@
                   [--stability F]
     claims compare DIR...                 whether runs in DIRs gave the same verdicts
     nox -l --json | claims ci-matrix      the CI job matrix (one job per audit session)
+    claims mutants [DIR] [--list]         the mutation score of a `nox -s mutants` run
 
 On a machine with only Python, `audit` and `selftest` first make `.nox/.bootstrap`, a venv
 holding nox, uv and this project, and run from there.
@@ -42,9 +43,11 @@ def _bootstrap_python() -> Path:
 
 def _ensure_dependencies(argv: list[str]) -> None:
     """Re-run inside the bootstrap venv when this Python lacks what the command needs."""
-    needed = ["packaging", "jsonschema"]
-    if argv[:1] in (["audit"], ["selftest"]):
-        needed.append("nox")
+    command = argv[0] if argv else ""
+    needed = ["packaging"] + {
+        "audit": ["nox", "jsonschema"], "selftest": ["nox"], "report": ["jsonschema"],
+        "compare": ["jsonschema"],
+    }.get(command, [])
     if all(importlib.util.find_spec(m) for m in needed):
         return
     if Path(sys.prefix).resolve() == BOOTSTRAP.resolve():
@@ -160,6 +163,22 @@ def cmd_ci_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mutants(args: argparse.Namespace) -> int:
+    from claims.mutants import FAULTS, score
+
+    if args.list:
+        for f in FAULTS.values():
+            print(f"{f.name} {f.tests}")
+        return 0
+    rows, caught = score(args.folder)
+    width = max(len(f.name) for f, _ in rows)
+    print(f"{'fault':<{width}}  section  caught by")
+    for f, claims in rows:
+        print(f"{f.name:<{width}}  {f.section:<7}  {', '.join(claims) or 'NOT CAUGHT'}")
+    print(f"mutation score: {caught}/{len(rows)} faults caught")
+    return 0 if caught == len(rows) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="claims", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -190,6 +209,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, default=ROOT / "reports" / "stability.json")
     c.add_argument("--seeds", nargs="*", type=int, default=[])
     c.set_defaults(func=cmd_compare)
+    mu = sub.add_parser("mutants", help="which claims caught each deliberate fault")
+    mu.add_argument("folder", nargs="?", type=Path, default=ROOT / "reports" / "mutants")
+    mu.add_argument("--list", action="store_true", help="the faults and their test files")
+    mu.set_defaults(func=cmd_mutants)
     m = sub.add_parser("ci-matrix", help="GitHub job matrix from `nox -l --json` on stdin")
     m.add_argument("--tag", default="audit")
     m.set_defaults(func=cmd_ci_matrix)

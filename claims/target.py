@@ -68,6 +68,10 @@ def load_keras():
     actual = keras.backend.backend()
     if actual != env.backend:
         raise RuntimeError(f"Keras runs on {actual!r} but the environment says {env.backend!r}")
+    if os.environ.get("CLAIMS_MUTANT"):
+        from claims import mutants
+
+        mutants.apply(os.environ["CLAIMS_MUTANT"], keras)
     return keras
 
 

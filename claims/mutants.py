@@ -1,0 +1,184 @@
+"""Deliberately broken Keras, to prove the audit can fail.
+
+`CLAIMS_MUTANT=<name>` makes `claims.target.load_keras()` patch one plausible bug into the Keras
+under audit (Keras 3 internals: the `mutants` session runs in the default environment). Each
+fault names the section whose tests must notice it: a changed verdict, drift, or a correction
+that no longer verifies.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    section: str
+    tests: str  # the section's test file, relative to the project root
+    description: str
+    inject: Callable
+
+
+FAULTS: dict[str, Fault] = {}
+
+
+def fault(name: str, section: str, tests: str, description: str):
+    def register(inject):
+        FAULTS[name] = Fault(name, section, f"tests/{tests}", description, inject)
+        return inject
+
+    return register
+
+
+def wrap(owner, attribute: str, make: Callable) -> None:
+    """Replace `owner.attribute` by `make(original)`."""
+    original = getattr(owner, attribute)
+    setattr(owner, attribute, functools.wraps(original)(make(original)))
+
+
+@fault("load-model-perturbs-weight", "A", "test_a_deployment.py",
+       "load_model adds 0.01 to the first weight it loads")
+def _load_model(keras):
+    def make(original):
+        def load_model(*args, **kwargs):
+            model = original(*args, **kwargs)
+            if model.weights:
+                weights = model.get_weights()
+                weights[0] = weights[0] + 0.01
+                model.set_weights(weights)
+            return model
+        return load_model
+
+    wrap(keras.saving, "load_model", make)
+    keras.models.load_model = keras.saving.load_model
+
+
+@fault("application-export-dropped", "B", "test_b_models.py",
+       "keras.applications no longer exports EfficientNetB4")
+def _applications(keras):
+    delattr(keras.applications, "EfficientNetB4")
+
+
+@fault("image-data-generator-identity", "C", "test_c_big_data.py",
+       "ImageDataGenerator.random_transform returns the image unchanged")
+def _image_data_generator(keras):
+    keras.preprocessing.image.ImageDataGenerator.random_transform = (
+        lambda self, x, seed=None: x)
+
+
+@fault("early-stopping-never-stops", "D", "test_d_debugging.py",
+       "EarlyStopping never stops training")
+def _early_stopping(keras):
+    keras.callbacks.EarlyStopping.on_epoch_end = lambda self, epoch, logs=None: None
+
+
+@fault("sequential-skips-last-layer", "E", "test_e_sequential_functional.py",
+       "Sequential.call stops one layer short")
+def _sequential(keras):
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        x = inputs
+        for layer in self.layers[:-1]:
+            x = layer(x)
+        return x
+
+    keras.Sequential.call = call
+
+
+@fault("data-parallel-dropped", "F", "test_f_distributed.py",
+       "keras.distribution no longer exports DataParallel")
+def _data_parallel(keras):
+    delattr(keras.distribution, "DataParallel")
+
+
+@fault("frozen-model-still-trains", "G", "test_g_frameworks.py",
+       "setting model.trainable = False is ignored")
+def _trainable(keras):
+    layer_trainable = keras.layers.Layer.trainable
+    keras.Model.trainable = property(layer_trainable.fget,
+                                     lambda self, value: layer_trainable.fset(self, True))
+
+
+@fault("same-padding-is-valid", "H", "test_h_preprocessing.py",
+       "Conv2D(padding='same') convolves as 'valid'")
+def _same_padding(keras):
+    def make(original):
+        def __init__(self, *args, padding="valid", **kwargs):
+            original(self, *args, padding="valid" if padding == "same" else padding, **kwargs)
+        return __init__
+
+    wrap(keras.layers.Conv2D, "__init__", make)
+
+
+@fault("augmentation-at-inference", "H", "test_h_preprocessing.py",
+       "RandomFlip flips at inference too (training=False ignored)")
+def _augmentation(keras):
+    def make(original):
+        def call(self, data, training=True):
+            return original(self, data, training=True)
+        return call
+
+    wrap(keras.layers.RandomFlip, "call", make)
+
+
+@fault("validation-split-takes-first", "I", "test_i_demo.py",
+       "validation_split holds out the first fraction of the samples instead of the last")
+def _validation_split(keras):
+    slicing = importlib.import_module("keras.src.trainers.data_adapters.array_slicing")
+
+    def first_fraction(arrays, validation_split):
+        leaves = [a for a in keras.tree.flatten(arrays) if a is not None]
+        n = int(leaves[0].shape[0])
+        held = n - math.floor(n * (1.0 - validation_split))
+
+        def cut(part):
+            return keras.tree.map_structure(lambda a: None if a is None else a[part], arrays)
+
+        return cut(slice(held, None)), cut(slice(0, held))
+
+    slicing.train_validation_split = first_fraction
+
+
+@fault("flatten-reorders", "K", "test_k_others.py",
+       "Flatten reverses the order of the features")
+def _flatten(keras):
+    def make(original):
+        def call(self, inputs):
+            return keras.ops.flip(original(self, inputs), axis=-1)
+        return call
+
+    wrap(keras.layers.Flatten, "call", make)
+
+
+@fault("count-params-off-by-one", "K", "test_k_others.py",
+       "count_params counts one parameter too many")
+def _count_params(keras):
+    wrap(keras.layers.Layer, "count_params", lambda original: lambda self: original(self) + 1)
+
+
+def apply(name: str, keras) -> None:
+    if name not in FAULTS:
+        raise ValueError(f"CLAIMS_MUTANT={name!r} is not a fault: {sorted(FAULTS)}")
+    FAULTS[name].inject(keras)
+
+
+def caught_by(run: dict) -> list[str]:
+    """The claims whose audit noticed the fault: drift, an error, or a correction that broke."""
+    return [c["id"] for c in run["claims"]
+            if c["drift"] or c["verdict"] == "error" or "correction NOT verified" in c["evidence"]]
+
+
+def score(folder: Path) -> tuple[list[tuple[Fault, list[str]]], int]:
+    """Per fault, the claims that caught it, from `<folder>/<fault>/<env>.json`."""
+    rows = []
+    for fault_ in FAULTS.values():
+        runs = sorted((Path(folder) / fault_.name).glob("*-*-*.json"))
+        caught = sorted({cid for p in runs for cid in caught_by(json.loads(p.read_text()))})
+        rows.append((fault_, caught))
+    return rows, sum(1 for _, caught in rows if caught)

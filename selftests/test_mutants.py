@@ -1,0 +1,124 @@
+"""The deliberate faults: each one patches what it says, on a stand-in for Keras, and the score
+counts the claims that noticed it."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+from claims import mutants
+from claims.cli import main
+from selftests.conftest import make_run
+
+
+class Layer:
+    trainable = property(lambda self: self.__dict__.get("_t", True),
+                         lambda self, v: self.__dict__.__setitem__("_t", v))
+
+    def count_params(self):
+        return 10
+
+
+class Model(Layer):
+    weights = [0]
+
+    def get_weights(self):
+        return [0.0]
+
+    def set_weights(self, weights):
+        self.set_to = weights
+
+
+def fake_keras():
+    class Conv2D:
+        def __init__(self, filters, padding="valid"):
+            self.padding = padding
+
+    class Flatten:
+        def call(self, inputs):
+            return inputs
+
+    class RandomFlip:
+        def call(self, data, training=True):
+            return training
+
+    def load_model(path):
+        return Model()
+
+    modules = dict(
+        saving=types.SimpleNamespace(load_model=load_model),
+        models=types.SimpleNamespace(),
+        applications=types.SimpleNamespace(EfficientNetB4=object),
+        distribution=types.SimpleNamespace(DataParallel=object),
+        preprocessing=types.SimpleNamespace(image=types.SimpleNamespace(
+            ImageDataGenerator=type("ImageDataGenerator", (), {}))),
+        callbacks=types.SimpleNamespace(EarlyStopping=type("EarlyStopping", (), {})),
+        layers=types.SimpleNamespace(Layer=Layer, Conv2D=Conv2D, Flatten=Flatten,
+                                     RandomFlip=RandomFlip),
+        ops=types.SimpleNamespace(flip=lambda x, axis: x[::-1]),
+        Sequential=type("Sequential", (), {"layers": [lambda x: x + 1, lambda x: x * 10]}),
+        Model=Model,
+    )
+    return types.SimpleNamespace(**modules)
+
+
+def test_every_section_has_a_fault_and_there_are_at_least_twelve():
+    assert len(mutants.FAULTS) >= 12
+    assert {f.section for f in mutants.FAULTS.values()} == set("ABCDEFGHIK")
+
+
+def test_each_fault_patches_what_it_says():
+    k = fake_keras()
+    for name in ("load-model-perturbs-weight", "application-export-dropped",
+                 "image-data-generator-identity", "early-stopping-never-stops",
+                 "sequential-skips-last-layer", "data-parallel-dropped",
+                 "frozen-model-still-trains", "same-padding-is-valid",
+                 "augmentation-at-inference", "flatten-reorders", "count-params-off-by-one"):
+        mutants.apply(name, k)
+    assert k.models.load_model("x").set_to == [0.01]
+    assert not hasattr(k.applications, "EfficientNetB4")
+    assert not hasattr(k.distribution, "DataParallel")
+    assert k.preprocessing.image.ImageDataGenerator().random_transform("img") == "img"
+    assert k.callbacks.EarlyStopping().on_epoch_end(3) is None
+    assert k.Sequential().call(1) == 2
+    model = k.Model()
+    model.trainable = False
+    assert model.trainable is True
+    assert k.layers.Conv2D(1, padding="same").padding == "valid"
+    assert k.layers.RandomFlip().call("x", training=False) is True
+    assert k.layers.Flatten().call([1, 2, 3]) == [3, 2, 1]
+    assert k.layers.Layer().count_params() == 11
+
+
+def test_an_unknown_fault_is_refused():
+    with pytest.raises(ValueError, match="is not a fault"):
+        mutants.apply("nothing", fake_keras())
+
+
+def test_caught_by_names_drift_errors_and_broken_corrections():
+    run = make_run("keras-3.15.1-tensorflow", {"q1-a": "holds", "q2-b": "error",
+                                                "q3-c": "refuted", "q4-d": "holds"},
+                   drift={"q1-a"})
+    run["claims"][2]["evidence"] += " [correction NOT verified: x]"
+    assert mutants.caught_by(run) == ["q1-a", "q2-b", "q3-c"]
+
+
+def test_the_score_fails_while_a_fault_goes_uncaught(tmp_path, capsys):
+    for name in mutants.FAULTS:
+        folder = tmp_path / name
+        folder.mkdir()
+        caught = name != "flatten-reorders"
+        run = make_run("keras-3.15.1-tensorflow", {"q25-x": "holds"},
+                       drift={"q25-x"} if caught else set())
+        (folder / "keras-3.15.1-tensorflow.json").write_text(json.dumps(run))
+    assert main(["mutants", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "flatten-reorders" in out and "NOT CAUGHT" in out
+    assert f"mutation score: {len(mutants.FAULTS) - 1}/{len(mutants.FAULTS)}" in out
+
+
+def test_mutants_list_names_each_fault_and_its_test_file(capsys):
+    assert main(["mutants", "--list"]) == 0
+    assert "flatten-reorders tests/test_k_others.py" in capsys.readouterr().out
