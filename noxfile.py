@@ -12,7 +12,11 @@ All pins live in ENVIRONMENTS below and nowhere else.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -23,7 +27,8 @@ nox.options.sessions = ["audit", "report"]  # plain `nox`: the whole matrix, the
 
 ROOT = Path(__file__).parent
 REPORTS = ROOT / "reports"
-AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy"]
+# pydot (with the system Graphviz) for plot_model and model_to_dot
+AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy", "pydot==4.0.1"]
 TORCH = "torch==2.13.0+cpu"
 DEFAULT_ENV = "keras-3.15.1-tensorflow"
 
@@ -155,6 +160,90 @@ def mutants(session: nox.Session) -> None:
                     "--claims-reports", str(REPORTS / "mutants" / name),
                     env={**env, "CLAIMS_MUTANT": name}, success_codes=[0, 1])
     session.run("python", "-m", "claims", "mutants", str(REPORTS / "mutants"))
+
+
+def bisect_pins(env_id: str, version) -> list[str]:
+    """What to install for Keras `version` beside the environment `env_id` of a gap.
+
+    Keras 2 releases ship inside TensorFlow of the same minor version; a Keras 3 release gets
+    the backend pins of a neighbouring environment, whichever the resolver accepts."""
+    if version.major < 3:
+        return [f"tensorflow-cpu=={version.major}.{version.minor}.*"]
+    spec = ENVIRONMENTS[env_id]
+    return [p for p in spec["pins"] if not p.startswith("keras==")] + [f"keras=={version}"]
+
+
+def install_release(python: Path, version, gap) -> bool:
+    """A venv with Keras `version` and its backend; False if no neighbour's pins resolve."""
+    for env_id in dict.fromkeys((gap.lower.id, gap.upper.id)):
+        pins = bisect_pins(env_id, version)
+        subprocess.run(["uv", "venv", "-q", "--clear", "-p", "3.11", str(python.parent.parent)],
+                       check=True)
+        extra = torch_source() if any(p.startswith("torch") for p in pins) else []
+        if subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), *pins,
+                           *AUDIT_TOOLS, *extra], capture_output=True).returncode == 0:
+            subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), "--no-deps",
+                            "-e", str(ROOT)], check=True)
+            return True
+    return False
+
+
+def audit_release(claim_id: str, version, gap) -> str | None:
+    """Audit one claim on one Keras release; None if it won't install or the run broke."""
+    python = ROOT / ".nox" / "bisect" / f"keras-{version}-{gap.upper.backend}" / "bin" / "python"
+    if not install_release(python, version, gap):
+        return None
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([str(python), "-m", "pytest", "tests", "-q", "-m", "not bench",
+                        "--claim", claim_id, "--claims-reports", out, "-p", "no:cacheprovider"],
+                       cwd=ROOT, capture_output=True,
+                       env={**os.environ, "KERAS_BACKEND": gap.upper.backend,
+                            "HYPOTHESIS_PROFILE": "ci", "TF_CPP_MIN_LOG_LEVEL": "2"})
+        runs = [json.loads(p.read_text()) for p in Path(out).glob("*-*-*.json")]
+    verdicts = [c["verdict"] for r in runs for c in r["claims"] if c["id"] == claim_id]
+    return verdicts[0] if verdicts and verdicts[0] in ("holds", "refuted") else None
+
+
+@nox.session(python=False)
+def bisect(session: nox.Session) -> None:
+    """`nox -s bisect -- <claim-id>...` or `-- --all`: the first Keras release where a claim's
+    verdict changes between neighbouring environments of reports/; written to the catalog."""
+    sys.path.insert(0, str(ROOT))
+    from claims import bisect as search
+
+    runs = [json.loads(p.read_text()) for p in sorted(REPORTS.glob("*-*-*.json"))]
+    if not runs:
+        session.error("no reports/*.json: run the matrix first (nox -t audit)")
+    claims = search.changing_claims(runs) if "--all" in session.posargs else session.posargs
+    if not claims:
+        session.error("name a claim id, or --all")
+    available = search.releases()
+    for claim_id in claims:
+        texts = []
+        for gap in search.gaps(runs, claim_id):
+            candidates = search.between(gap, available)
+            first, notes = search.first_change(
+                candidates, gap, lambda v, g=gap, c=claim_id: audit_release(c, v, g))
+            texts.append(search.boundary_text(gap, first))
+            session.log(f"{claim_id}: {texts[-1]} ({len(candidates)} releases between; "
+                        + ("; ".join(notes) or "none skipped") + ")")
+        if texts:
+            search.record(claim_id, "; ".join(texts))
+
+
+@nox.session(python="3.11")
+def latest(session: nox.Session) -> None:
+    """The newest Keras release on TensorFlow (`-- --pre`: the newest pre-release) against
+    the recorded verdicts: drift shows what a new release changed. Reports in reports/latest/."""
+    pre = "--pre" in session.posargs
+    session.install("--upgrade", "keras", "tensorflow-cpu", *AUDIT_TOOLS,
+                    *(["--prerelease=allow"] if pre else []))
+    session.install("--no-deps", "-e", str(ROOT))
+    tests = [a for a in session.posargs if a != "--pre"] or ["tests"]
+    session.run("pytest", *tests, "-m", "not bench", "--claims-reports",
+                str(REPORTS / "latest"), env={"KERAS_BACKEND": "tensorflow",
+                                              "HYPOTHESIS_PROFILE": "ci",
+                                              "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 @nox.session(python="3.11")

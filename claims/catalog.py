@@ -22,7 +22,7 @@ PACKAGES = ("keras", "tf_keras")
 ID_RE = re.compile(r"^q(\d+)-[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIELDS = {
     "id", "questions", "section", "quote", "statement", "correction", "correction_vi",
-    "untestable", "expected",
+    "untestable", "expected", "boundary",
 }
 RULE_FIELDS = {"verdict", "keras", "backend", "package", "note"}
 
@@ -91,6 +91,7 @@ class Claim:
     correction_vi: str | None = None
     untestable: str | None = None
     expected: tuple[Rule, ...] = field(default=())
+    boundary: str | None = None  # where the verdict changes, found by `nox -s bisect`
 
     def expected_verdict(self, env: Environment) -> str | None:
         """The recorded verdict for `env`: the first matching rule wins; None if none matches."""
@@ -109,6 +110,7 @@ class Claim:
             "correction_vi": self.correction_vi,
             "untestable": self.untestable,
             "expected": [r.as_dict() for r in self.expected],
+            "boundary": self.boundary,
             "source": self.source,
         }
 
@@ -198,6 +200,7 @@ def _claim(entry: object, source: str, index: int) -> Claim:
         correction_vi=_text(entry, "correction_vi", source, cid, required=False),
         untestable=untestable,
         expected=rules,
+        boundary=_text(entry, "boundary", source, cid, required=False),
     )
 
 

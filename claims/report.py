@@ -195,11 +195,30 @@ def boundary(claim: dict, environments: list[dict], lang: str = "en") -> str | N
     return " | ".join(parts)
 
 
-def _corrections_vi() -> dict[str, str]:
+def _from_catalog(attribute: str) -> dict[str, str]:
+    """One optional catalog field by claim id (the report also renders runs without a catalog)."""
     try:
-        return {c.id: c.correction_vi for c in catalog.load().values() if c.correction_vi}
+        claims = catalog.load().values()
     except catalog.CatalogError:
         return {}
+    return {c.id: getattr(c, attribute) for c in claims if getattr(c, attribute)}
+
+
+def _corrections_vi() -> dict[str, str]:
+    return _from_catalog("correction_vi")
+
+
+def _dependent(merged: dict, lang: str) -> list[tuple[dict, str]]:
+    """Claims whose verdict depends on version or backend, with the boundary; the exact release
+    where bisection found the change, when it has run."""
+    bisected = _from_catalog("boundary")
+    out = []
+    for c in merged["claims"]:
+        text = boundary(c, merged["environments"], lang)
+        if text:
+            out.append((c, text + (f" [bisected: {bisected[c['id']]}]"
+                                   if c["id"] in bisected else "")))
+    return out
 
 
 def _correction(claim: dict, lang: str, vi: dict[str, str]) -> str | None:
@@ -319,9 +338,8 @@ def render_markdown(merged: dict, lang: str = "en") -> str:
         lines.append(f"| {env_id} | " + " | ".join(str(c[v]) for v in VERDICT_ORDER) + " |")
     lines += _timing_lines(merged, t)
     lines += ["", f"## {t['depends']}", ""]
-    depends = [(c, boundary(c, merged["environments"], lang)) for c in merged["claims"]]
-    depends = [(c, b) for c, b in depends if b]
-    lines += [f"- **{c['id']}**: {b}" for c, b in depends] or [t["none_depends"]]
+    lines += [f"- **{c['id']}**: {b}" for c, b in _dependent(merged, lang)] or [
+        t["none_depends"]]
     lines += ["", f"## {t['drift']}", ""]
     drift = [(c, e, v) for c in merged["claims"] for e, v in c["verdicts"].items() if v["drift"]]
     lines += [
@@ -394,9 +412,8 @@ def render_html(merged: dict, lang: str = "en") -> str:
     extra = _timing_lines(merged, t)
     if extra:
         out.append("<pre>" + esc("\n".join(extra).strip()) + "</pre>")
-    depends = [(c, boundary(c, merged["environments"], lang)) for c in merged["claims"]]
     items = [f"<li><a href='#{esc(c['id'])}'>{esc(c['id'])}</a>: {esc(b)}</li>"
-             for c, b in depends if b]
+             for c, b in _dependent(merged, lang)]
     out.append(f"<h2>{esc(t['depends'])}</h2>"
                + (f"<ul>{''.join(items)}</ul>" if items else f"<p>{esc(t['none_depends'])}</p>"))
     drift = [f"<li class='drift'>{esc(c['id'])} in {esc(e)}: {esc(t['recorded'])} "
