@@ -35,7 +35,7 @@ class TestRecord:
     nodeid: str
     claim_id: str
     correction: bool
-    outcome: str = "passed"  # passed | failed | skipped | error
+    outcome: str | None = None  # passed | failed | skipped | error; None: never ran
     message: str = ""
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
@@ -152,7 +152,11 @@ class ClaimsPlugin:
         report = outcome.get_result()
         record.duration_s += call.duration
         record.evidence = [v for k, v in item.user_properties if k == EVIDENCE_KEY]
-        if call.excinfo is None or record.outcome in ("failed", "error"):
+        if record.outcome in ("failed", "error", "skipped"):
+            return
+        if call.excinfo is None:
+            if call.when == "call":
+                record.outcome = "passed"
             return
         exc = call.excinfo.value
         if call.excinfo.errisinstance(pytest.skip.Exception):
@@ -172,10 +176,12 @@ class ClaimsPlugin:
         return claim.expected_verdict(self.env) if self.env else None
 
     def verdicts(self) -> list[dict]:
-        if not self.records:
-            return []  # no claim test in this run: nothing was audited
+        if not any(r.outcome for r in self.records.values()):
+            return []  # no claim test ran: nothing was audited
         by_claim: dict[str, list[TestRecord]] = {}
         for record in self.records.values():
+            if record.outcome is None:
+                continue  # never ran (-x, --collect-only, an interrupted run)
             by_claim.setdefault(record.claim_id, []).append(record)
         out = []
         for claim in self.claims.values():

@@ -296,3 +296,23 @@ def test_claim_option_runs_only_that_claims_tests(audit):
 def test_claim_option_refuses_an_unknown_id(audit):
     result, _ = audit(TWO_CLAIMS, "keras-3.1.0-tensorflow", "--claim", "q19-nope")
     assert result.ret == 4
+
+
+def test_collect_only_writes_no_report(audit):
+    result, data = audit(TWO_CLAIMS, "keras-3.1.0-tensorflow", "--collect-only")
+    assert result.ret == 0 and data is None
+
+
+def test_tests_that_never_ran_give_no_verdict(audit):
+    result, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-open")
+        def test_first():
+            assert False
+
+        @pytest.mark.claim("q19-holds")
+        def test_second():
+            assert True
+    """, "keras-3.1.0-tensorflow", "-x")
+    assert [c["id"] for c in data["claims"] if c["verdict"] != "untestable"] == ["q19-open"]
