@@ -64,10 +64,12 @@ ENVIRONMENTS: dict[str, dict] = {
         pins=["keras==3.0.5", "jax[cpu]==0.4.25", "tensorflow-cpu==2.16.2", "numpy<2"],
         tags=["keras3", "oldest3"],
     ),
-    "keras-2.15.0-tensorflow": dict(pins=["tensorflow-cpu==2.15.1"], tags=["keras2"]),
+    # scipy: ImageDataGenerator's rotation, shift and zoom need it
+    "keras-2.15.0-tensorflow": dict(pins=["tensorflow-cpu==2.15.1", "scipy"], tags=["keras2"]),
     "keras-2.12.0-tensorflow": dict(pins=["tensorflow-cpu==2.12.1"], tags=["keras2"]),
     "tf_keras-2.21.0-tensorflow": dict(
-        pins=["tensorflow-cpu==2.21.0"], no_deps=["tf-keras==2.21.0"], tags=["keras2", "tf_keras"],
+        pins=["tensorflow-cpu==2.21.0", "scipy"], no_deps=["tf-keras==2.21.0"],
+        tags=["keras2", "tf_keras"],
         env={"TF_USE_LEGACY_KERAS": "1"},
     ),
 }

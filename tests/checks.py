@@ -38,7 +38,7 @@ def random_array(shape, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1, 1, size=shape).astype("float32")
 
 
-def correlate_valid(image: np.ndarray, kernel: np.ndarray, stride: int, dilation: int) -> np.ndarray:
+def correlate_valid(image: np.ndarray, kernel: np.ndarray, stride: int, dilation: int):
     """Reference 2-D cross-correlation with no padding, single channel, in plain NumPy."""
     k = kernel.shape[0]
     span = dilation * (k - 1) + 1
@@ -64,3 +64,93 @@ def conv2d(keras, image: np.ndarray, kernel: np.ndarray, padding: str, stride: i
     layer.set_weights([kernel.reshape(*kernel.shape, 1, 1).astype("float32")])
     out = layer(image.reshape(1, *image.shape, 1).astype("float32"))
     return to_numpy(keras, out)[0, :, :, 0]
+
+
+_KERAS_BLOCKER = """
+import importlib.abc
+import importlib.machinery
+import sys
+
+
+class _Refuse(importlib.abc.Loader):
+    def create_module(self, spec):
+        raise ImportError(f"{spec.name} imported in a process that must run without Keras")
+
+    def exec_module(self, module):
+        pass
+
+
+class _NoKeras(importlib.abc.MetaPathFinder):
+    # TensorFlow may look Keras up (find_spec) while importing, but a serving process has no
+    # Keras: finding it is allowed, importing it raises.
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in ("keras", "tf_keras"):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None:
+            spec.loader = _Refuse()
+        return spec
+
+
+sys.meta_path.insert(0, _NoKeras())
+"""
+
+
+def run_without_keras(code: str, *args: str, timeout: float = 300):
+    """Run `code` in a fresh Python (same interpreter and environment variables) where importing
+    `keras` or `tf_keras` raises; `args` become `sys.argv[1:]`. Returns the CompletedProcess."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = _KERAS_BLOCKER + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def stderr_tail(proc, lines: int = 3) -> str:
+    """The last meaningful lines a child process wrote, for an assertion message."""
+    text = [line for line in proc.stderr.splitlines() if line.strip()]
+    return " | ".join(text[-lines:])
+
+
+def run_child(code: str, **env: str | None) -> dict:
+    """Run `code` in a fresh Python of this environment with `env` changed (None unsets a
+    variable); the code reports by printing one JSON object as its last line of stdout."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k not in env}
+    environ.update({k: v for k, v in env.items() if v is not None})
+    proc = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
+                          text=True, timeout=600)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(f"child Python exited {proc.returncode}: {stderr_tail(proc, 5)}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def tensorflow_or_skip(what: str):
+    """TensorFlow, for a check that needs tf.data; not installed here means not applicable."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip(f"{what} needs TensorFlow (tf.data), which this environment does not install")
+    import tensorflow as tf
+
+    return tf
+
+
+def applications(keras):
+    """keras.applications; Keras 2.12 does not import the submodule with the package."""
+    import importlib
+
+    return importlib.import_module(f"{keras.__name__}.applications")
+
+
+def keras_submodule(keras, name: str):
+    """`keras.<name>` imported by name: Keras 2.12 does not load some submodules eagerly."""
+    import importlib
+
+    return importlib.import_module(f"{keras.__name__}.{name}")

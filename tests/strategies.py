@@ -117,3 +117,84 @@ def layer_stacks(draw, dropout: bool = True) -> LayerStack:
         body += draw(st.lists(extras, max_size=1))
     body.append(draw(_dense()))
     return LayerStack(shape, tuple(body))
+
+
+# --- arrays, images and series (section H) --------------------------------------------------
+# Finite float32 values away from subnormals (some backends flush those to zero), bounded so
+# that exp, power and prod stay well inside float32.
+_array_values = st.floats(-5, 5, width=32, allow_subnormal=False)
+
+
+@st.composite
+def array_pairs(draw, max_rank: int = 3, max_side: int = 4):
+    """Two float32 arrays of one shape (rank 1..max_rank), all values distinct so that argmax,
+    argmin and sort have a single right answer."""
+    from hypothesis.extra.numpy import arrays
+
+    shape = draw(st.lists(st.integers(1, max_side), min_size=1, max_size=max_rank).map(tuple))
+    both = draw(arrays("float32", (2, *shape), elements=_array_values, unique=True))
+    return both[0], both[1]
+
+
+@st.composite
+def matmul_pairs(draw, max_side: int = 4):
+    """A float32 (n, k) and (k, m) pair."""
+    from hypothesis.extra.numpy import arrays
+
+    n, k, m = (draw(st.integers(1, max_side)) for _ in range(3))
+    return (draw(arrays("float32", (n, k), elements=_array_values)),
+            draw(arrays("float32", (k, m), elements=_array_values)))
+
+
+@st.composite
+def pixel_batches(draw, sides=(6, 9)):
+    """A batch of random float32 images with values in [0, 255], channels last. Few distinct
+    shapes, since the JAX backend compiles anew for each."""
+    import numpy as np
+
+    shape = (draw(st.integers(1, 2)), draw(st.sampled_from(sides)), draw(st.sampled_from(sides)),
+             draw(st.sampled_from([1, 3])))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return rng.uniform(0, 255, size=shape).astype("float32")
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """Arguments of keras.utils.timeseries_dataset_from_array over a series of `length` steps."""
+
+    length: int
+    sequence_length: int
+    sampling_rate: int
+    sequence_stride: int
+    batch_size: int
+
+    @property
+    def starts(self) -> range:
+        """Start indices of the windows that fit: the last one ends at or before length - 1."""
+        last = self.length - 1 - (self.sequence_length - 1) * self.sampling_rate
+        return range(0, last + 1, self.sequence_stride)
+
+    @property
+    def legacy_starts(self) -> range:
+        """Start indices under the older rule that wants sequence_length * sampling_rate steps
+        from each start, one sampling_rate - 1 more than the window spans."""
+        last = self.length - self.sequence_length * self.sampling_rate
+        return range(0, last + 1, self.sequence_stride)
+
+
+@st.composite
+def windowings(draw, max_length: int = 40) -> Windowing:
+    """Windowing arguments Keras accepts, for which at least one window fits in the series."""
+    sequence_length = draw(st.integers(1, 6))
+    sampling_rate = draw(st.integers(1, 3))
+    sequence_stride = draw(st.integers(1, 4))
+    # Keras also requires sampling_rate and sequence_stride below the length.
+    shortest = max((sequence_length - 1) * sampling_rate + 1, sampling_rate + 1,
+                   sequence_stride + 1)
+    return Windowing(
+        length=draw(st.integers(shortest, max(shortest, max_length))),
+        sequence_length=sequence_length,
+        sampling_rate=sampling_rate,
+        sequence_stride=sequence_stride,
+        batch_size=draw(st.integers(1, 8)),
+    )

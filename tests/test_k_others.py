@@ -84,3 +84,66 @@ def test_dense_acts_on_last_axis_and_global_pooling_also_collapses(keras):
     flat = keras.Model(features, keras.layers.Dense(10)(keras.layers.Flatten()(features)))
     assert tuple(pooled.output.shape) == tuple(flat.output.shape) == (None, 10)
     assert (pooled.count_params(), flat.count_params()) == (650, 31_370)
+
+
+# --- question 23: plot_model and model_to_dot ---------------------------------------------------
+
+
+def require_graphviz() -> None:
+    """plot_model and model_to_dot need the pydot package and Graphviz's `dot` program; without
+    them this environment cannot check the claim, which is an error, never a refutation."""
+    import importlib.util
+    import shutil
+
+    missing = [what for what, found in (("the pydot package", importlib.util.find_spec("pydot")),
+                                        ("Graphviz's dot program", shutil.which("dot")))
+               if not found]
+    if missing:
+        raise RuntimeError(f"{' and '.join(missing)} missing: plot_model and model_to_dot need "
+                           "both (pip install pydot; apt-get install graphviz)")
+
+
+def scoring_model(keras):
+    inputs = keras.Input(shape=(4,), name="features")
+    hidden = keras.layers.Dense(3, name="hidden")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(1, name="score")(hidden))
+
+
+@pytest.mark.claim("q23-plot-model-and-model-to-dot-exist")
+def test_keras_utils_has_plot_model_and_model_to_dot(keras):
+    """The seed: Keras visualises a model with plot_model and model_to_dot."""
+    for name in ("plot_model", "model_to_dot"):
+        assert callable(getattr(keras.utils, name, None)), f"keras.utils has no {name}"
+
+
+@pytest.mark.claim("q23-plot-model-writes-png")
+def test_plot_model_writes_a_png_file(keras, tmp_path, evidence):
+    """The seed: plot_model saves a PNG picture of the model."""
+    import struct
+
+    require_graphviz()
+    target = tmp_path / "model.png"
+    keras.utils.plot_model(scoring_model(keras), to_file=str(target))
+    data = target.read_bytes()
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk follows the signature
+    evidence(f"plot_model wrote a {width}x{height} PNG of {len(data):,} bytes")
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and width > 0 and height > 0
+
+
+@pytest.mark.claim("q23-model-to-dot-writes-nothing")
+def test_model_to_dot_returns_a_graph_with_a_node_per_layer_and_writes_nothing(
+    keras, tmp_path, monkeypatch, evidence
+):
+    """The seed: unlike plot_model, model_to_dot saves no file; it returns the pydot graph."""
+    require_graphviz()
+    monkeypatch.chdir(tmp_path)
+    model = scoring_model(keras)
+    graph = keras.utils.model_to_dot(model)
+    # "node", "edge" and "graph" are pydot's default-attribute statements, not layers.
+    labels = [str(node.get("label")) for node in graph.get_nodes()
+              if node.get_name() not in ("node", "edge", "graph")]
+    evidence(f"model_to_dot gave a {type(graph).__name__} with {len(labels)} layer nodes, "
+             f"{len(graph.get_edges())} edges; files written: {len(list(tmp_path.iterdir()))}")
+    assert list(tmp_path.iterdir()) == []
+    assert type(graph).__name__ == "Dot" and len(labels) == len(model.layers)
+    assert all(any(layer.name in label for label in labels) for layer in model.layers)

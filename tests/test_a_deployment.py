@@ -1,0 +1,365 @@
+"""Section A: model deployment (1 serialising for production, 2 saving and reloading)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.checks import (
+    assert_rejected,
+    random_array,
+    run_without_keras,
+    skip_unless_trainable,
+    stderr_tail,
+    to_numpy,
+)
+from tests.strategies import layer_stacks
+
+# Reloading restores the very same float32 weights and runs the same kernels in the same
+# process, so predictions must be bit-identical: any tolerance would hide a lost weight.
+EXACT = dict(rtol=0, atol=0)
+# A SavedModel or TFLite graph is a different (traced, possibly fused) program: float32 rounding.
+GRAPH = dict(rtol=1e-5, atol=1e-5)
+
+
+def file_format(path) -> str:
+    """What `save` actually wrote: the native zip, legacy HDF5, or a SavedModel directory."""
+    if os.path.isdir(path):
+        return "savedmodel-dir" if os.path.exists(os.path.join(path, "saved_model.pb")) else "dir"
+    if zipfile.is_zipfile(path):
+        return "keras-zip"
+    with open(path, "rb") as fh:
+        return "hdf5" if fh.read(4) == b"\x89HDF" else "other"
+
+
+def sample_input(stack, batch: int = 3) -> np.ndarray:
+    return random_array((batch, *stack.input_shape), seed=1)
+
+
+def saved_and_loaded(keras, model, path):
+    model.save(str(path))
+    return keras.models.load_model(str(path))
+
+
+def register(keras):
+    """`register_keras_serializable` lives in keras.saving from 2.13 and in keras.utils in 2.12."""
+    saving = getattr(keras, "saving", None)
+    return getattr(saving, "register_keras_serializable", keras.utils.register_keras_serializable)
+
+
+def config_diff(a, b, path: str = "") -> list[str]:
+    """Where two configs differ, as paths, for a readable assert. Tuples and lists compare alike:
+    the saved JSON turns every tuple into a list."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in {*a, *b} for d in config_diff(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in config_diff(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def assert_same_weights(a, b) -> None:
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, **EXACT)
+
+
+@pytest.mark.claim("q1-save-load-roundtrip")
+@settings(max_examples=6)
+@given(stack=layer_stacks(), style=st.sampled_from(["sequential", "functional"]))
+def test_keras_file_roundtrip_keeps_predictions_and_config(keras, tmp_path_factory, stack, style):
+    """A Sequential or Functional model reloaded from 'x.keras' predicts bit-identically and has
+    the same config."""
+    model = stack.build(keras, style)
+    x = sample_input(stack)
+    loaded = saved_and_loaded(keras, model, tmp_path_factory.mktemp("rt") / "model.keras")
+    np.testing.assert_allclose(to_numpy(keras, loaded(x)), to_numpy(keras, model(x)), **EXACT)
+    assert not config_diff(model.get_config(), loaded.get_config())
+
+
+@pytest.mark.claim("q1-save-load-resumes-training")
+@settings(max_examples=2)  # each example compiles two training steps: the slowest test here
+@given(stack=layer_stacks(dropout=False))
+def test_reloaded_compiled_model_continues_training_identically(
+    keras, environment, tmp_path_factory, stack
+):
+    """After one Adam step, save + reload, then one more step: the weights equal the original's
+    (optimizer moments and step count were restored)."""
+    skip_unless_trainable(environment)
+    model = stack.build(keras)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    x = sample_input(stack, batch=4)
+    y = random_array((4, *model.output_shape[1:]), seed=2)
+    model.train_on_batch(x, y)
+    loaded = saved_and_loaded(keras, model, tmp_path_factory.mktemp("fit") / "model.keras")
+    model.train_on_batch(x, y)
+    loaded.train_on_batch(x, y)
+    assert_same_weights(model, loaded)
+
+
+def subclass_model(keras, registered: bool):
+    """A Model subclass with a required constructor argument, as users write them."""
+
+    class Head(keras.Model):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.dense = keras.layers.Dense(units)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    if not registered:
+        return Head(3)
+    return register(keras)(package="claims_a")(Head)(3)
+
+
+@pytest.mark.claim("q1-subclass-save-load")
+def test_model_subclass_roundtrips_through_keras_file(keras, tmp_path):
+    """The seed: `model.save('x.keras')` then `load_model` works for a Model subclass too."""
+    model = subclass_model(keras, registered=False)
+    x = random_array((2, 4))
+    expected = to_numpy(keras, model(x))
+    try:
+        loaded = saved_and_loaded(keras, model, tmp_path / "sub.keras")
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        raise AssertionError(f"round trip failed: {type(exc).__name__}: {exc}") from None
+    np.testing.assert_allclose(to_numpy(keras, loaded(x)), expected, **EXACT)
+
+
+@pytest.mark.claim("q1-subclass-save-load", correction=True)
+def test_registered_subclass_with_get_config_roundtrips(keras, environment, tmp_path):
+    """A subclass registered with register_keras_serializable and with a get_config round-trips
+    (Keras 2.12: only with save_format='keras_v3', since '.keras' there means HDF5)."""
+    model = subclass_model(keras, registered=True)
+    x = random_array((2, 4))
+    expected = to_numpy(keras, model(x))
+    path = tmp_path / "sub.keras"
+    legacy = environment.package == "keras" and environment.keras.startswith("2.12.")
+    model.save(str(path), **({"save_format": "keras_v3"} if legacy else {}))
+    loaded = keras.models.load_model(str(path))
+    assert type(loaded).__name__ == "Head" and loaded.units == 3
+    np.testing.assert_allclose(to_numpy(keras, loaded(x)), expected, **EXACT)
+
+
+@pytest.fixture(scope="module")
+def tiny(keras):
+    return keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
+
+
+SUFFIXES = ["", ".foo", ".h5"]
+
+
+@pytest.mark.claim("q1-keras-extension-required")
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_save_rejects_names_not_ending_in_keras(tiny, tmp_path, suffix):
+    """The seed: the file passed to model.save needs to end with .keras."""
+    assert_rejected(lambda: tiny.save(str(tmp_path / f"model{suffix}")), f"save('model{suffix}')")
+
+
+def expected_formats(environment) -> dict[str, str]:
+    """The correction's table: what each file name gives, per Keras line."""
+    if environment.package == "keras" and environment.keras.startswith("3."):
+        return {".keras": "keras-zip", ".h5": "hdf5", ".hdf5": "hdf5", "": "rejected",
+                ".foo": "rejected"}
+    native = "hdf5" if environment.keras.startswith("2.12.") else "keras-zip"
+    return {".keras": native, ".h5": "hdf5", ".hdf5": "hdf5", "": "savedmodel-dir",
+            ".foo": "savedmodel-dir"}
+
+
+@pytest.mark.claim("q1-keras-extension-required", correction=True)
+def test_file_name_decides_the_format_per_version(tiny, environment, tmp_path, evidence):
+    """Keras 3: .keras -> zip, .h5/.hdf5 -> HDF5, other names rejected; Keras 2: other names ->
+    SavedModel directory, and 2.12 writes HDF5 even for '.keras'."""
+    observed = {}
+    for suffix in expected_formats(environment):
+        path = tmp_path / f"model{suffix}"
+        try:
+            tiny.save(str(path))
+            observed[suffix] = file_format(path)
+        except ValueError:
+            observed[suffix] = "rejected"
+    evidence(f"save formats {observed}")
+    assert observed == expected_formats(environment)
+
+
+WEIGHT_NAMES = ["w.weights.h5", "w.h5", "w", "w.ckpt"]
+
+
+@pytest.mark.claim("q1-save-weights")
+def test_weights_alone_roundtrip_and_name_rules(keras, tiny, tmp_path, evidence):
+    """save_weights / load_weights restore the weights into a fresh copy of the architecture;
+    records which file names each version accepts."""
+    accepted = []
+    for name in WEIGHT_NAMES:
+        try:
+            tiny.save_weights(str(tmp_path / name))
+            accepted.append(name)
+        except ValueError:
+            pass
+    evidence(f"save_weights accepts {accepted} of {WEIGHT_NAMES}")
+    fresh = keras.models.clone_model(tiny)
+    fresh.load_weights(str(tmp_path / "w.weights.h5"))
+    assert_same_weights(tiny, fresh)
+
+
+@pytest.mark.claim("q1-json-roundtrip")
+@settings(max_examples=10)
+@given(stack=layer_stacks(), style=st.sampled_from(["sequential", "functional"]))
+def test_json_roundtrip_rebuilds_the_same_architecture(keras, stack, style):
+    """model_from_json(model.to_json()) rebuilds the same config (architecture only, no weights)."""
+    model = stack.build(keras, style)
+    rebuilt = keras.models.model_from_json(model.to_json())
+    assert not config_diff(model.get_config(), rebuilt.get_config())
+
+
+@pytest.mark.claim("q1-yaml-format")
+def test_model_saves_its_architecture_as_yaml(tiny):
+    """The seed: a model can be saved in YAML format (model.to_yaml)."""
+    assert hasattr(tiny, "to_yaml"), "the model has no to_yaml method"
+    try:
+        text = tiny.to_yaml()
+    except RuntimeError as exc:
+        raise AssertionError(f"to_yaml raised RuntimeError: {exc}") from None
+    assert "Dense" in text
+
+
+@pytest.mark.claim("q1-yaml-format", correction=True)
+def test_yaml_is_gone_and_json_replaces_it(keras, tiny, environment):
+    """Keras 2.6+ keeps to_yaml only to raise RuntimeError (arbitrary code execution risk);
+    Keras 3 has no to_yaml at all; JSON is the text format that remains."""
+    if environment.package == "keras" and environment.keras.startswith("3."):
+        assert not hasattr(tiny, "to_yaml") and not hasattr(keras.models, "model_from_yaml")
+    else:
+        assert_rejected(tiny.to_yaml, "to_yaml", errors=(RuntimeError,))
+    rebuilt = keras.models.model_from_json(tiny.to_json())
+    assert not config_diff(tiny.get_config(), rebuilt.get_config())
+
+
+# The child plays TF-Serving (TensorFlow, no Keras), then the TFLite runtime. It writes each
+# result as soon as it has it, since a converter crash can abort the process.
+SERVE_AND_LITE = """
+import os, sys
+import numpy as np
+import tensorflow as tf
+
+exported, x_file, out = sys.argv[1:4]
+x = np.load(x_file)
+serve = tf.saved_model.load(exported).signatures["serving_default"]
+(name,) = serve.structured_input_signature[1]
+(y,) = serve(**{name: tf.constant(x)}).values()
+np.save(os.path.join(out, "serving.npy"), y.numpy())
+lite = tf.lite.TFLiteConverter.from_saved_model(exported).convert()
+interpreter = tf.lite.Interpreter(model_content=lite)
+interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], x.shape)
+interpreter.allocate_tensors()
+interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+interpreter.invoke()
+np.save(os.path.join(out, "tflite.npy"),
+        interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+"""
+
+
+@pytest.fixture(scope="module")
+def deployed(keras, environment, tmp_path_factory):
+    """Export a small CNN with model.export, then serve it and run it in TFLite in a child
+    process that cannot import Keras. Returns what happened; the tests judge it."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip(f"TensorFlow is not installed with the {environment.backend} backend here: "
+                    "TF-Serving and TFLite need it")
+    root = tmp_path_factory.mktemp("deploy")
+    model = keras.Sequential([
+        keras.Input(shape=(6, 6, 2)),
+        keras.layers.Conv2D(3, 3, padding="same", activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(2),
+    ])
+    x = random_array((3, 6, 6, 2), seed=3)
+    result = {"expected": to_numpy(keras, model(x)), "dir": root, "export_error": None,
+              "model": model, "x": x}
+    try:
+        model.export(str(root / "exported"))
+    except Exception as exc:  # recorded, then judged by the tests
+        result["export_error"] = f"model.export raised {type(exc).__name__}: {exc}"[:400]
+        return result
+    np.save(root / "x.npy", x)
+    result["proc"] = run_without_keras(SERVE_AND_LITE, str(root / "exported"),
+                                       str(root / "x.npy"), str(root))
+    return result
+
+
+# Re-export a .keras file under the TensorFlow backend, in its own process (a backend is fixed
+# per process).
+REEXPORT = """
+import sys
+import keras
+
+keras.models.load_model(sys.argv[1]).export(sys.argv[2])
+"""
+
+
+def deployed_output(deployed, name: str) -> np.ndarray:
+    assert deployed["export_error"] is None, deployed["export_error"]
+    path = deployed["dir"] / f"{name}.npy"
+    assert path.exists(), f"{name} step failed: {stderr_tail(deployed['proc'])}"
+    return np.load(path)
+
+
+@pytest.mark.claim("q1-tf-serving")
+def test_exported_savedmodel_serves_without_keras(deployed):
+    """The seed: TF-Serving deploys Keras models; here a process with TensorFlow and no Keras
+    loads the exported SavedModel's serving_default signature and gets the same outputs."""
+    np.testing.assert_allclose(deployed_output(deployed, "serving"), deployed["expected"], **GRAPH)
+
+
+@pytest.fixture(scope="module")
+def reexported(deployed):
+    """Where model.export fails (torch): the model saved as .keras, exported by a
+    TensorFlow-backend process, then served and converted by the Keras-free child."""
+    if deployed["export_error"] is None:
+        pytest.skip("model.export works here: nothing to work around")
+    root = deployed["dir"]
+    deployed["model"].save(str(root / "model.keras"))
+    np.save(root / "x.npy", deployed["x"])
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    step = subprocess.run([sys.executable, "-c", REEXPORT, str(root / "model.keras"),
+                           str(root / "exported")], capture_output=True, text=True, env=env,
+                          timeout=300)
+    proc = step if step.returncode else run_without_keras(
+        SERVE_AND_LITE, str(root / "exported"), str(root / "x.npy"), str(root))
+    return {**deployed, "export_error": None, "proc": proc}
+
+
+@pytest.mark.claim("q1-tf-serving", correction=True)
+def test_torch_model_serves_after_reexport_under_tensorflow(reexported):
+    """The .keras file re-exported under the TensorFlow backend serves with the same outputs."""
+    served = deployed_output(reexported, "serving")
+    np.testing.assert_allclose(served, reexported["expected"], **GRAPH)
+
+
+@pytest.mark.claim("q1-tflite", correction=True)
+def test_torch_model_runs_in_tflite_after_reexport_under_tensorflow(reexported):
+    """The .keras file re-exported under the TensorFlow backend converts to TFLite and gives the
+    same outputs."""
+    out = deployed_output(reexported, "tflite")
+    np.testing.assert_allclose(out, reexported["expected"], **GRAPH)
+
+
+@pytest.mark.claim("q1-tflite")
+def test_tflite_conversion_runs_with_same_outputs(deployed, evidence):
+    """The seed: 'TFLight' (TFLite, now LiteRT) deploys Keras models; the exported SavedModel
+    converts and the TFLite interpreter gives the same outputs."""
+    out = deployed_output(deployed, "tflite")
+    if "ai_edge_litert" in deployed["proc"].stderr:
+        evidence("tf.lite.Interpreter warns it is deprecated in favour of ai_edge_litert")
+    np.testing.assert_allclose(out, deployed["expected"], **GRAPH)

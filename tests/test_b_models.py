@@ -1,0 +1,383 @@
+"""Section B: the model families Keras builds and the pretrained-model table (questions 3, 4)."""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+
+import numpy as np
+import pytest
+
+from tests.checks import applications, random_array, skip_unless_trainable
+
+# The seed's table (question 4), row for row: name, size (MB), parameters (millions), depth,
+# CPU and GPU time (ms) per inference step. The accuracy columns are untestable here.
+SEED_TABLE = """
+Xception            88  22.9   81  109.4   8.1
+VGG16              528 138.4   16   69.5   4.2
+VGG19              549 143.7   19   84.8   4.4
+ResNet50            98  25.6  107   58.2   4.6
+ResNet50V2          98  25.6  103   45.6   4.4
+ResNet101          171  44.7  209   89.6   5.2
+ResNet101V2        171  44.7  205   72.7   5.4
+ResNet152          232  60.4  311  127.4   6.5
+ResNet152V2        232  60.4  307  107.5   6.6
+InceptionV3         92  23.9  189   42.2   6.9
+InceptionResNetV2  215  55.9  449  130.2  10.0
+MobileNet           16   4.3   55   22.6   3.4
+MobileNetV2         14   3.5  105   25.9   3.8
+DenseNet121         33   8.1  242   77.1   5.4
+DenseNet169         57  14.3  338   96.4   6.3
+DenseNet201         80  20.2  402  127.2   6.7
+NASNetMobile        23   5.3  389   27.0   6.7
+NASNetLarge        343  88.9  533  344.5  20.0
+EfficientNetB0      29   5.3  132   46.0   4.9
+EfficientNetB1      31   7.9  186   60.2   5.6
+EfficientNetB2      36   9.2  186   80.8   6.5
+EfficientNetB3      48  12.3  210  140.0   8.8
+EfficientNetB4      75  19.5  258  308.3  15.1
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    size_mb: float
+    params_m: float
+    depth: int
+    cpu_ms: float
+    gpu_ms: float
+
+
+TABLE = tuple(
+    Row(name, float(size), float(params), int(depth), float(cpu), float(gpu))
+    for name, size, params, depth, cpu, gpu in map(str.split, SEED_TABLE.strip().splitlines())
+)
+ROWS = {row.name: row for row in TABLE}
+
+# Building all 23 applications takes about 27 s and 3.4 GB if they are all kept (measured on
+# keras-3.15.1-tensorflow), so the audit checks three cheap rows (EfficientNetB0 is the row the
+# Size column gets wrong) and the bench session the whole table.
+AUDITED_ROWS = ("MobileNet", "MobileNetV2", "EfficientNetB0")
+# Ten models of eight families, spanning the table's CPU times from 22.6 to 109.4 ms.
+TIMED_ROWS = (
+    "MobileNet", "MobileNetV2", "NASNetMobile", "EfficientNetB0", "DenseNet121", "ResNet50",
+    "ResNet50V2", "InceptionV3", "Xception", "VGG16",
+)
+# "Holds" for a time column: the measured ranking agrees with the table's this well.
+MIN_RANK_CORRELATION = 0.7
+# A size row is reproduced when the table is within 5% of the measured size.
+SIZE_TOLERANCE = 0.05
+MIB = 2**20
+# "Learns": the training loss ends at most at this fraction of the loss before training.
+LEARNING_MARGIN = 0.5
+
+
+def table_params(audited=AUDITED_ROWS):
+    """The audited rows, plus every row of the table for the bench session, so that a claim's
+    verdict covers the same rows whichever session runs alone."""
+    return [pytest.param(ROWS[name], id=name) for name in audited] + [
+        pytest.param(row, id=f"{row.name}-bench", marks=pytest.mark.bench) for row in TABLE
+    ]
+
+
+@dataclass(frozen=True)
+class ApplicationFacts:
+    """What the table's columns could mean, measured on one application with weights=None."""
+
+    params: int
+    layers: int
+    weighted_layers: int
+    longest_path: int
+    longest_weighted_path: int
+    weights_file_bytes: int
+
+    def depths(self) -> dict[str, int]:
+        return {
+            "layers with weights": self.weighted_layers,
+            "all layers": self.layers,
+            "longest input-output path": self.longest_path,
+            "layers with weights on the longest path": self.longest_weighted_path,
+        }
+
+
+def inbound_layer_names(node) -> list[str]:
+    """Layer names in a config's `inbound_nodes`: Keras 3 writes ["name", node, tensor] under
+    `keras_history`, Keras 2 writes ["name", node, tensor, kwargs]."""
+    if isinstance(node, dict):
+        return [name for value in node.values() for name in inbound_layer_names(value)]
+    if isinstance(node, (list, tuple)):
+        if len(node) >= 3 and isinstance(node[0], str) and isinstance(node[1], int):
+            return [node[0]]
+        return [name for value in node for name in inbound_layer_names(value)]
+    return []
+
+
+def longest_paths(model, weighted: set[str]) -> tuple[int, int]:
+    """Layers, and layers with weights, on the longest input-to-output path of a functional
+    model (input layers not counted)."""
+    layers = model.get_config()["layers"]
+    parents = {layer["name"]: set(inbound_layer_names(layer["inbound_nodes"])) for layer in layers}
+    inputs = {layer["name"] for layer in layers if layer["class_name"] == "InputLayer"}
+    path: dict[str, int] = {}
+    weighted_path: dict[str, int] = {}
+    for name in TopologicalSorter(parents).static_order():
+        path[name] = max((path[p] for p in parents[name]), default=0) + (name not in inputs)
+        weighted_path[name] = max((weighted_path[p] for p in parents[name]), default=0) + (
+            name in weighted
+        )
+    return max(path.values()), max(weighted_path.values())
+
+
+def measure_application(keras, name: str, folder) -> ApplicationFacts:
+    model = getattr(applications(keras), name)(weights=None)
+    weighted = {layer.name for layer in model.layers if layer.weights}
+    # `.weights.h5` is the name Keras 3 requires; Keras 2 writes HDF5 for any `.h5` name.
+    path = folder / f"{name}.weights.h5"
+    model.save_weights(str(path))
+    facts = ApplicationFacts(
+        model.count_params(), len(model.layers), len(weighted), *longest_paths(model, weighted),
+        path.stat().st_size,
+    )
+    path.unlink()
+    del model
+    gc.collect()  # the largest models hold 0.6 GB: keep only one alive at a time
+    return facts
+
+
+@pytest.fixture(scope="session")
+def application_facts(keras, tmp_path_factory):
+    """Facts of each application, built once per session, the model itself not kept."""
+    folder = tmp_path_factory.mktemp("applications")
+    cache: dict[str, ApplicationFacts] = {}
+
+    def facts(name: str) -> ApplicationFacts:
+        if name not in cache:
+            cache[name] = measure_application(keras, name, folder)
+        return cache[name]
+
+    return facts
+
+
+# --- question 3: the model families learn ----------------------------------------------------
+
+
+def binary_task(shape, label_of, samples: int = 128):
+    """Uniform noise inputs and balanced 0/1 labels from the sign of a zero-mean statistic."""
+    x = random_array((samples, *shape), seed=3)
+    return x, (label_of(x) > 0).astype("float32").reshape(-1, 1)
+
+
+def assert_learns(keras, model, x, y, evidence, epochs: int = 40) -> None:
+    """Full-batch Adam; the training loss must fall to LEARNING_MARGIN of its start. With one
+    batch per epoch the first epoch's loss is the loss at initialisation, so one `fit` (one
+    traced function) measures both ends."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.02), loss="binary_crossentropy")
+    losses = model.fit(x, y, epochs=epochs, batch_size=len(x), shuffle=False, verbose=0)
+    before, after = losses.history["loss"][0], losses.history["loss"][-1]
+    evidence(f"loss {before:.3f} -> {after:.3f} in {epochs} full-batch epochs")
+    assert after <= LEARNING_MARGIN * before, f"loss only fell from {before:.3f} to {after:.3f}"
+
+
+@pytest.mark.claim("q3-cnn-learns")
+def test_a_small_cnn_learns_which_half_of_an_image_is_brighter(keras, environment, evidence):
+    """Keras builds a CNN that learns: a Conv2D classifier of 8x8 images."""
+    skip_unless_trainable(environment)
+    x, y = binary_task((8, 8, 1), lambda x: x[:, :, :4].sum((1, 2, 3)) - x[:, :, 4:].sum((1, 2, 3)))
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input(shape=(8, 8, 1)),
+        layers.Conv2D(4, 3, padding="same", activation="relu"),
+        layers.Flatten(),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+    assert_learns(keras, model, x, y, evidence)
+
+
+@pytest.mark.claim("q3-rnn-learns")
+@pytest.mark.parametrize("cell", ["SimpleRNN", "LSTM", "GRU"])
+def test_each_recurrent_layer_learns_the_sign_of_a_sequence_sum(keras, environment, evidence,
+                                                                cell):
+    """Keras builds RNNs (SimpleRNN, LSTM, GRU) that learn the sign of a sequence's sum."""
+    skip_unless_trainable(environment)
+    x, y = binary_task((12, 1), lambda x: x.sum((1, 2)))
+    model = keras.Sequential([
+        keras.Input(shape=(12, 1)),
+        getattr(keras.layers, cell)(8),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    assert_learns(keras, model, x, y, lambda text: evidence(f"{cell}: {text}"))
+
+
+@pytest.mark.claim("q3-transformer-learns")
+def test_a_multi_head_attention_block_learns_a_sequence_task(keras, environment, evidence):
+    """Keras builds a transformer block (MultiHeadAttention, residuals, LayerNormalization,
+    feed-forward) that learns the sign of a token feature's sum."""
+    skip_unless_trainable(environment)
+    layers = keras.layers
+    x, y = binary_task((8, 4), lambda x: x[:, :, 0].sum(1))
+    tokens = keras.Input(shape=(8, 4))
+    attention = layers.MultiHeadAttention(num_heads=2, key_dim=4)(tokens, tokens)
+    attended = layers.LayerNormalization()(layers.Add()([tokens, attention]))
+    fed = layers.Dense(4)(layers.Dense(16, activation="relu")(attended))
+    encoded = layers.LayerNormalization()(layers.Add()([attended, fed]))
+    out = layers.Dense(1, activation="sigmoid")(layers.GlobalAveragePooling1D()(encoded))
+    assert_learns(keras, keras.Model(tokens, out), x, y, evidence)
+
+
+# --- question 4: the pretrained models and the table ---------------------------------------
+
+
+@pytest.mark.claim("q4-pretrained-models-provided")
+def test_applications_load_imagenet_weights(keras, evidence):
+    """keras.applications provides ImageNet-pretrained models (here the smallest MobileNet)."""
+    try:
+        model = applications(keras).MobileNet(
+            weights="imagenet", alpha=0.25, input_shape=(128, 128, 3)
+        )
+    except Exception as exc:  # get_file's offline failure is a bare Exception
+        if "URL fetch failure" not in str(exc):
+            raise
+        pytest.skip(f"the ImageNet weights cannot be downloaded here: {exc}")
+    evidence(f"MobileNet(alpha=0.25) loaded ImageNet weights, {model.count_params():,} parameters")
+    assert model.output_shape == (None, 1000)
+
+
+@pytest.mark.claim("q4-table-models-exist")
+def test_every_model_of_the_table_is_in_keras_applications(keras, evidence):
+    """All 23 models of the seed's table are constructors in keras.applications."""
+    apps = applications(keras)
+    missing = [row.name for row in TABLE if not callable(getattr(apps, row.name, None))]
+    evidence(f"{len(TABLE) - len(missing)}/{len(TABLE)} present; missing: {missing or 'none'}")
+    assert not missing, f"not in keras.applications: {missing}"
+
+
+@pytest.mark.claim("q4-table-parameters")
+@pytest.mark.parametrize("row", table_params())
+def test_parameter_count_matches_the_table_to_a_tenth_of_a_million(application_facts, evidence,
+                                                                    row):
+    """count_params() of the model built with weights=None rounds to the table's Parameters."""
+    params = application_facts(row.name).params
+    evidence(f"{row.name}: table {row.params_m}M, measured {params:,}")
+    assert abs(params / 1e6 - row.params_m) <= 0.05
+
+
+def size_comparison(row: Row, facts: ApplicationFacts) -> str:
+    float32 = facts.params * 4
+    return (
+        f"{row.name}: table {row.size_mb:g} MB; weights file {facts.weights_file_bytes / MIB:.1f}"
+        f" MiB ({facts.weights_file_bytes / 1e6:.1f} MB); float32 parameters"
+        f" {float32 / MIB:.1f} MiB ({float32 / 1e6:.1f} MB)"
+    )
+
+
+@pytest.mark.claim("q4-table-size")
+@pytest.mark.parametrize("row", table_params())
+def test_size_column_is_the_weights_file_keras_writes(application_facts, evidence, row):
+    """The table's Size (MB) is the size of the model's weights file, within 5% (in MiB)."""
+    facts = application_facts(row.name)
+    evidence(size_comparison(row, facts))
+    measured = facts.weights_file_bytes / MIB
+    assert abs(measured - row.size_mb) <= SIZE_TOLERANCE * row.size_mb, (
+        f"{row.name}: the table says {row.size_mb:g} MB, the weights file is {measured:.1f} MiB"
+    )
+
+
+@pytest.mark.claim("q4-table-size", correction=True)
+def test_efficientnetb0_weights_file_is_about_21_mib(application_facts, evidence):
+    """EfficientNetB0's 5.3M float32 parameters take 20.3 MiB, and the file Keras writes holds
+    them plus a little HDF5 overhead: about 21 MiB, not 29."""
+    facts = application_facts("EfficientNetB0")
+    evidence(size_comparison(ROWS["EfficientNetB0"], facts))
+    assert 4 * facts.params <= facts.weights_file_bytes <= (1 + SIZE_TOLERANCE) * 4 * facts.params
+    assert abs(facts.weights_file_bytes / MIB - 21) <= SIZE_TOLERANCE * 21
+
+
+@pytest.mark.claim("q4-table-depth")
+@pytest.mark.parametrize("row", table_params())
+def test_depth_column_is_reproduced_by_a_layer_count(application_facts, evidence, row):
+    """The table's Depth equals one of the usual depth definitions of the model."""
+    depths = application_facts(row.name).depths()
+    matching = [name for name, depth in depths.items() if depth == row.depth]
+    evidence(f"{row.name}: table {row.depth} = {' and '.join(matching) or 'no definition'} "
+             f"({', '.join(f'{name} {depth}' for name, depth in depths.items())})")
+    assert matching, f"no definition gives {row.depth}: {depths}"
+
+
+def spearman_rho(a, b) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the ranks, ties averaged."""
+
+    def ranks(values):
+        values = np.asarray(values, dtype="float64")
+        rank = np.empty(len(values))
+        rank[np.argsort(values, kind="stable")] = np.arange(len(values))
+        for value in np.unique(values):
+            rank[values == value] = rank[values == value].mean()
+        return rank
+
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
+
+
+def median_inference_ms(keras, names, warmup: int = 3, repeats: int = 15) -> list[float]:
+    """Median wall time (ms) of predict_on_batch on one image, per model. The rounds go over
+    all models in turn, so a slow spell of a shared machine hits every model alike."""
+    models = [getattr(applications(keras), name)(weights=None) for name in names]
+    images = [random_array((1, *model.input_shape[1:])) for model in models]
+    for model, image in zip(models, images, strict=True):
+        for _ in range(warmup):
+            model.predict_on_batch(image)
+    times = np.zeros((repeats, len(models)))
+    for round_ in range(repeats):
+        for i, (model, image) in enumerate(zip(models, images, strict=True)):
+            start = time.perf_counter()
+            model.predict_on_batch(image)
+            times[round_, i] = time.perf_counter() - start
+    return list(1000 * np.median(times, axis=0))
+
+
+def assert_ranked_like_the_table(keras, evidence, column: str) -> None:
+    table = [getattr(ROWS[name], column) for name in TIMED_ROWS]
+    measured = median_inference_ms(keras, TIMED_ROWS)
+    rho = spearman_rho(table, measured)
+    comparison = f"Spearman rho {rho:.2f} over {len(TIMED_ROWS)} models; " + ", ".join(
+        f"{name} table {t:g} ms measured {m:.1f} ms"
+        for name, t, m in zip(TIMED_ROWS, table, measured, strict=True)
+    )
+    evidence(comparison)
+    assert rho >= MIN_RANK_CORRELATION, comparison
+
+
+def gpu_visible(environment) -> bool:
+    if environment.backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if environment.backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if environment.backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+@pytest.mark.bench
+@pytest.mark.claim("q4-table-cpu-time")
+def test_cpu_inference_times_rank_the_models_like_the_table(keras, environment, evidence):
+    """Batch-1 CPU inference times, median of repeats, order the models as the table does."""
+    if gpu_visible(environment):
+        pytest.skip("a GPU is visible: the backend would not time the CPU")
+    assert_ranked_like_the_table(keras, evidence, "cpu_ms")
+
+
+@pytest.mark.bench
+@pytest.mark.claim("q4-table-gpu-time")
+def test_gpu_inference_times_rank_the_models_like_the_table(keras, environment, evidence):
+    """Batch-1 GPU inference times, median of repeats, order the models as the table does."""
+    if not gpu_visible(environment):
+        pytest.skip(f"no GPU visible to the {environment.backend} backend here")
+    assert_ranked_like_the_table(keras, evidence, "gpu_ms")

@@ -1,0 +1,417 @@
+"""Section C: big data: generators, augmentation, multi-device training (questions 5, 6, 7)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.checks import (
+    INFERENCE_ONLY_BACKENDS,
+    keras_submodule,
+    random_array,
+    run_child,
+    skip_unless_trainable,
+    tensorflow_or_skip,
+    to_numpy,
+)
+
+# MirroredStrategy sums per-replica gradients in float32 where one device sums the whole batch.
+MIRRORED_ATOL = 1e-5
+# The disk-backed run: peak memory may grow by at most this share of the extra file size.
+MEMORY_SHARE = 0.1
+SMALL_FILE, BIG_FILE = 1 << 20, 1 << 30
+
+dataset_sizes = st.integers(1, 40)
+batch_sizes = st.integers(1, 8)
+
+
+def step_counter(keras):
+    """A callback counting the training steps fit takes."""
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.count = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.count += 1
+
+    return Steps()
+
+
+def batch_of(n: int, start: int, size: int):
+    rows = min(size, n - start)
+    return random_array((rows, 2), seed=start), np.ones((rows, 1), "float32")
+
+
+def three_batches():
+    """A finite Python generator of three batches of four samples."""
+    for _ in range(3):
+        yield batch_of(4, 0, 4)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(keras, environment):
+    skip_unless_trainable(environment)
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+@pytest.mark.claim("q5-generators-feed-batches")
+@settings(max_examples=5)
+@given(n=dataset_sizes, batch=batch_sizes)
+def test_fit_takes_ceil_n_over_b_generator_batches_per_epoch(keras, tiny_model, n, batch):
+    """A Python generator feeds fit batch by batch: ceil(n/b) steps per epoch, each step a
+    batch drawn from the generator."""
+    steps, epochs, counter = math.ceil(n / batch), 2, step_counter(keras)
+    drawn = []
+
+    # Endless, as Keras asks of a generator: with exactly steps * epochs batches, Keras 3.0.5
+    # on JAX now and then reports "ran out of data" one batch early, a race no verdict can
+    # rest on.
+    def batches():
+        while True:
+            for start in range(0, n, batch):
+                drawn.append(start)
+                yield batch_of(n, start, batch)
+
+    tiny_model.fit(batches(), steps_per_epoch=steps, epochs=epochs, verbose=0,
+                   callbacks=[counter])
+    assert counter.count == steps * epochs
+    assert len(drawn) >= steps * epochs
+
+
+@pytest.mark.claim("q5-generators-feed-batches")
+@settings(max_examples=5)
+@given(n=dataset_sizes, batch=batch_sizes)
+def test_fit_takes_len_steps_and_reads_every_pydataset_batch(keras, tiny_model, n, batch):
+    """A PyDataset (Keras 3) / Sequence (Keras 2) gives fit len() steps per epoch and every
+    batch is read (fit may read the first one again to learn the batch's structure)."""
+    base = getattr(keras.utils, "PyDataset", None) or keras.utils.Sequence
+    requested = []
+
+    class Batches(base):
+        def __len__(self):
+            return math.ceil(n / batch)
+
+        def __getitem__(self, index):
+            requested.append(index)
+            return batch_of(n, index * batch, batch)
+
+    steps, epochs, counter = math.ceil(n / batch), 2, step_counter(keras)
+    tiny_model.fit(Batches(), epochs=epochs, verbose=0, shuffle=False, callbacks=[counter])
+    assert counter.count == steps * epochs
+    assert set(requested) == set(range(steps))
+
+
+@pytest.mark.claim("q5-generators-feed-batches")
+@settings(max_examples=3)
+@given(n=dataset_sizes, batch=batch_sizes)
+def test_fit_takes_one_tf_data_batch_per_step(keras, tiny_model, n, batch):
+    """A batched tf.data.Dataset feeds fit ceil(n/b) steps per epoch."""
+    tf = tensorflow_or_skip("feeding fit from tf.data")
+    x, y = batch_of(n, 0, n)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch)
+    counter = step_counter(keras)
+    tiny_model.fit(dataset, epochs=2, verbose=0, callbacks=[counter])
+    assert int(dataset.cardinality()) == math.ceil(n / batch)
+    assert counter.count == 2 * math.ceil(n / batch)
+
+
+@pytest.mark.claim("q5-fit-generator")
+def test_model_has_fit_generator_that_trains(keras, tiny_model):
+    """The seed: Keras provides Model.fit_generator to train from a data generator."""
+    assert hasattr(keras.Model, "fit_generator"), (
+        f"Keras {keras.__version__} has no Model.fit_generator"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        history = tiny_model.fit_generator(three_batches(), steps_per_epoch=3,
+                                           verbose=0)
+    assert len(history.history["loss"]) == 1
+
+
+@pytest.mark.claim("q5-fit-generator", correction=True)
+def test_fit_accepts_a_generator_and_fit_generator_is_deprecated(keras, tiny_model):
+    """fit trains from a generator; where fit_generator remains, it warns that it is
+    deprecated in favour of fit."""
+    history = tiny_model.fit(three_batches(), steps_per_epoch=3, verbose=0)
+    assert len(history.history["loss"]) == 1
+    if hasattr(keras.Model, "fit_generator"):
+        with pytest.warns(UserWarning, match="deprecated"):
+            tiny_model.fit_generator(three_batches(), steps_per_epoch=3, verbose=0)
+
+
+# Each transform the seed names: ImageDataGenerator's options, and the preprocessing layer
+# (with its arguments) that does the same thing.
+TRANSFORMS = {
+    "rotation": (dict(rotation_range=30), "RandomRotation", (0.1,)),
+    "shift": (dict(width_shift_range=0.2, height_shift_range=0.2), "RandomTranslation",
+              (0.2, 0.2)),
+    "zoom": (dict(zoom_range=0.2), "RandomZoom", (0.2,)),
+    "flip": (dict(horizontal_flip=True), "RandomFlip", ("horizontal",)),
+}
+
+
+@pytest.mark.claim("q5-image-data-generator")
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_image_data_generator_applies_each_transform(keras, transform):
+    """The seed: ImageDataGenerator applies random rotation, shift, zoom and flip to batches."""
+    image = keras_submodule(keras, "preprocessing.image")
+    assert hasattr(image, "ImageDataGenerator"), (
+        f"{keras.__name__}.preprocessing.image has no ImageDataGenerator in "
+        f"{keras.__version__}"
+    )
+    if importlib.util.find_spec("scipy") is None:
+        pytest.skip("ImageDataGenerator's transforms need SciPy, which is not installed here")
+    x = random_array((6, 8, 8, 1), seed=5)
+    options = TRANSFORMS[transform][0]
+    out, labels = next(image.ImageDataGenerator(**options).flow(
+        x, np.arange(6), batch_size=6, shuffle=False, seed=0))
+    assert out.shape == x.shape and list(labels) == list(range(6))
+    assert not np.allclose(out, x), f"{options} left every image unchanged"
+
+
+@pytest.mark.claim("q5-image-data-generator", correction=True)
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_preprocessing_layer_transforms_in_training_only(keras, transform):
+    """RandomRotation, RandomTranslation, RandomZoom and RandomFlip replace it: each keeps the
+    shape, changes images when training and passes them through at inference."""
+    _, name, args = TRANSFORMS[transform]
+    layer = getattr(keras.layers, name)(*args, seed=1)
+    x = random_array((6, 8, 8, 1), seed=5)
+    trained = to_numpy(keras, layer(x, training=True))
+    assert trained.shape == x.shape and not np.allclose(trained, x)
+    np.testing.assert_allclose(to_numpy(keras, layer(x, training=False)), x)
+
+
+@pytest.mark.claim("q5-image-data-generator", correction=True)
+def test_random_flip_gives_the_image_or_its_mirror(keras):
+    """RandomFlip('horizontal') returns each image unchanged or mirrored left to right."""
+    x = random_array((8, 5, 5, 1), seed=6)
+    out = to_numpy(keras, keras.layers.RandomFlip("horizontal", seed=1)(x, training=True))
+    for original, flipped in zip(x, out, strict=True):
+        assert np.allclose(flipped, original) or np.allclose(flipped, original[:, ::-1])
+
+
+@pytest.mark.claim("q5-multi-gpu-model")
+def test_keras_has_multi_gpu_model(keras):
+    """The seed: keras.utils.multi_gpu_model replicates a model over several GPUs."""
+    assert hasattr(keras.utils, "multi_gpu_model"), (
+        f"keras.utils.multi_gpu_model does not exist in {keras.__name__} {keras.__version__}"
+    )
+
+
+# One process per check: logical devices must be configured before TensorFlow runs any op.
+MIRRORED_CHILD = """
+import json
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from claims.target import load_keras
+
+keras = load_keras()
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+x = rng.uniform(-1, 1, (64, 4)).astype("float32")
+y = rng.uniform(-1, 1, (64, 1)).astype("float32")
+
+
+def build(rate=0.1):
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="tanh"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(rate), loss="mse")
+    return model
+
+
+start = build().get_weights()
+
+
+def train(strategy, rate=0.1):
+    with strategy.scope():
+        model = build(rate)
+        model.set_weights(start)
+    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    return model
+
+
+def diff(a, b):
+    return max(float(np.abs(p - q).max()) for p, q in zip(a.get_weights(), b.get_weights()))
+
+
+one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
+one = train(one_device)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+two = train(strategy)
+# Summing the replicas' mean-loss gradients instead of averaging them would equal one device
+# at twice the learning rate.
+summed = train(one_device, 0.1 * strategy.num_replicas_in_sync)
+copies = []
+for weight in two.weights:
+    variable = weight.value if keras.__version__.startswith("3") else weight
+    copies.append([[c.device.split("device:")[-1], list(c.shape)] for c in variable.values])
+print(json.dumps({
+    "replicas": strategy.num_replicas_in_sync,
+    "max_diff": diff(one, two),
+    "summed_diff": diff(summed, two),
+    "moved": max(float(np.abs(a - b).max()) for a, b in zip(start, two.get_weights())),
+    "shapes": [list(w.shape) for w in two.get_weights()],
+    "copies": copies,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def mirrored(environment, child_runs):
+    if environment.backend != "tensorflow":
+        pytest.skip(f"tf.distribute strategies drive Keras only on the TensorFlow backend, "
+                    f"not {environment.backend}")
+    return child_runs["mirrored"].result()
+
+
+@pytest.mark.claim("q5-tf-distribute-strategy")
+def test_mirrored_strategy_fit_equals_one_device_fit(mirrored, evidence):
+    """Under MirroredStrategy over two CPU devices, fit reaches one device's weights."""
+    evidence(f"{mirrored['replicas']} replicas; max |w_mirrored - w_one| = "
+             f"{mirrored['max_diff']:.2e} (tolerance {MIRRORED_ATOL}), against one device at "
+             f"{mirrored['replicas']}x the learning rate {mirrored['summed_diff']:.2e}; weights "
+             f"moved by {mirrored['moved']:.2e}")
+    assert mirrored["replicas"] == 2
+    assert mirrored["moved"] > 1e-3
+    assert mirrored["max_diff"] <= MIRRORED_ATOL, (
+        f"mirrored weights end {mirrored['max_diff']:.2e} from one device's, and "
+        f"{mirrored['summed_diff']:.2e} from one device's at {mirrored['replicas']}x the "
+        f"learning rate"
+    )
+
+
+@pytest.mark.claim("q5-multi-gpu-model", correction=True)
+def test_mirrored_strategy_keeps_a_full_copy_of_every_weight_per_device(mirrored):
+    """MirroredStrategy, the replacement, replicates: each device holds every whole weight
+    (data parallelism; the model is not split)."""
+    for shape, copies in zip(mirrored["shapes"], mirrored["copies"], strict=True):
+        assert sorted(device for device, _ in copies) == ["CPU:0", "CPU:1"]
+        assert all(copy_shape == shape for _, copy_shape in copies)
+
+
+# Batches are read with np.fromfile at an offset, not through a memory map: file pages stay in
+# the kernel's page cache and never count in the process's RSS, so the peak RSS (VmHWM, reset
+# through /proc/self/clear_refs after a warm-up epoch) is the process's own memory. The child
+# trains on each file of DISK_DATASETS in turn, resetting the peak in between.
+DISK_CHILD = """
+import json
+import math
+import os
+import re
+
+import numpy as np
+from claims.target import load_keras
+
+FEATURES, BATCH = 1024, 1024
+
+
+def batches(path, limit):
+    samples = os.path.getsize(path) // (4 * FEATURES)
+    with open(path, "rb") as f:
+        while True:
+            for i in range(limit):
+                rows = min(BATCH, samples - i * BATCH)
+                f.seek(i * BATCH * FEATURES * 4)
+                x = np.fromfile(f, dtype="float32", count=rows * FEATURES)
+                yield x.reshape(rows, FEATURES), np.zeros((rows, 1), "float32")
+
+
+def peak_kib():
+    text = open("/proc/self/status").read()
+    return int(re.search(r"VmHWM:\\s+(\\d+)", text).group(1))
+
+
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return peak_kib()
+
+
+keras = load_keras()
+model = keras.Sequential([keras.Input(shape=(FEATURES,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+paths = os.environ["DISK_DATASETS"].split(os.pathsep)
+model.fit(batches(paths[0], 1), steps_per_epoch=1, epochs=1, verbose=0)
+runs = []
+for path in paths:
+    steps = math.ceil(os.path.getsize(path) / (4 * FEATURES * BATCH))
+    start = reset_peak()
+    model.fit(batches(path, steps), steps_per_epoch=steps, epochs=1, verbose=0)
+    runs.append({"steps": steps, "start_kib": start, "peak_kib": peak_kib()})
+print(json.dumps(runs))
+"""
+
+
+def train_from_disk(*paths) -> list[dict]:
+    """Train on each disk-backed dataset in turn in one child; its peak memory for each."""
+    return run_child(DISK_CHILD, DISK_DATASETS=os.pathsep.join(map(str, paths)))
+
+
+def describe_peak(run: dict) -> str:
+    grew = (run["peak_kib"] - run["start_kib"]) / 1024
+    return f"{run['peak_kib'] / 1024:.0f} MiB (+{grew:.0f} over start, {run['steps']} steps)"
+
+
+def sparse_file(directory, size: int):
+    """A file of `size` bytes that reads as zeros and takes no disk space."""
+    path = directory / f"data-{size}.f32"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def child_runs(environment, tmp_path_factory):
+    """Start this module's child processes together at its first test, so that their start-up
+    (a fresh import of the backend each) overlaps the other tests instead of adding to them."""
+    jobs = {}
+    if environment.backend == "tensorflow":
+        jobs["mirrored"] = lambda: run_child(MIRRORED_CHILD)
+    if environment.backend not in INFERENCE_ONLY_BACKENDS:
+        folder = tmp_path_factory.mktemp("disk")
+        # The big file first: memory the small run reuses can only understate the small
+        # run's peak, which makes the comparison stricter, never looser.
+        files = [sparse_file(folder, size) for size in (BIG_FILE, SMALL_FILE)]
+        jobs["disk"] = lambda: train_from_disk(*files)
+    with ThreadPoolExecutor(max(len(jobs), 1)) as pool:
+        yield {name: pool.submit(job) for name, job in jobs.items()}
+
+
+@pytest.mark.claim("q6-generators-bound-memory")
+def test_training_from_a_1gib_file_needs_no_more_memory_than_from_1mib(environment, child_runs,
+                                                                         evidence):
+    """Fed batch by batch from disk, a 1 GiB dataset trains with about the memory of 1 MiB."""
+    skip_unless_trainable(environment)
+    big, small = child_runs["disk"].result()
+    growth = (big["peak_kib"] - big["start_kib"]) - (small["peak_kib"] - small["start_kib"])
+    evidence("peak RSS (VmHWM reset after a warm-up epoch; batches read without mmap; one child, "
+             "1 GiB file first): "
+             f"1 MiB file {describe_peak(small)}; 1 GiB file {describe_peak(big)}; growth "
+             f"difference {growth / 1024:.0f} MiB, bound {MEMORY_SHARE:.0%} of 1023 MiB")
+    assert big["steps"] == 256 and small["steps"] == 1
+    assert growth * 1024 < MEMORY_SHARE * (BIG_FILE - SMALL_FILE)
+
+
+@pytest.mark.bench
+@pytest.mark.claim("q6-generators-bound-memory")
+def test_peak_memory_per_file_size(environment, tmp_path, evidence):
+    """Peak RSS of disk-backed training for 1 MiB to 4 GiB files, each in its own child."""
+    skip_unless_trainable(environment)
+    for size in (1 << 20, 1 << 26, 1 << 28, 1 << 30, 1 << 32):
+        [run] = train_from_disk(sparse_file(tmp_path, size))
+        evidence(f"{size >> 20} MiB file: peak {describe_peak(run)}")
