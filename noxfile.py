@@ -129,7 +129,10 @@ def audit(session: nox.Session, env_id: str) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmark claims (measured numbers, never timed asserts), in the default env."""
     env = install_environment(session, DEFAULT_ENV)
-    run_audit(session, env, REPORTS / "bench", "-m", "bench")
+    # A benchmark's verdict is a measured number on a noisy machine: it is reported (drift
+    # included) beside the audit, and never fails the session.
+    session.run("pytest", *(session.posargs or ["tests"]), "-m", "bench", "--claims-reports",
+                str(REPORTS / "bench"), env=env, success_codes=[0, 1])
 
 
 STABILITY_SEEDS = (1, 2, 3)

@@ -1,6 +1,8 @@
 """`python -m claims` / `claims`: list and show the catalog, merge reports, run the audit.
 
-    claims audit [--all | --env ID ...]   run the audit (nox) then merge the report
+    claims audit [--all | --env ID ...] [--trust]
+                                          run the audit (nox) then merge the report; --trust
+                                          adds the bench, stability and mutants sessions
     claims selftest                       the engine's own tests
     claims list [--json]                  the catalog (never imports Keras)
     claims show ID                        one claim and its latest verdicts in reports/
@@ -64,6 +66,8 @@ def _nox(*args: str) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     sessions = ["-t", "audit"] if args.all else ["-s", *(f"audit({e})" for e in args.env)]
     status = _nox(*sessions)  # nox goes on after a failed session and fails at the end
+    if args.trust:
+        status = _nox("-s", "bench", "stability", "mutants") or status
     # The report is written even when a claim drifted, so the drift can be read.
     report_status = _nox("-s", "report")
     return status or report_status
@@ -184,6 +188,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("audit", help="run the audit with nox, then merge the report")
     a.add_argument("--all", action="store_true", help="every environment of the matrix")
+    a.add_argument("--trust", action="store_true",
+                   help="then the bench, stability and mutants sessions")
     a.add_argument("--env", action="append", default=[], metavar="ID",
                    help=f"an environment id (default {DEFAULT_ENV}); repeatable")
     a.set_defaults(func=cmd_audit)

@@ -72,6 +72,8 @@ def test_a_bad_catalog_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys):
     (["audit", "--env", "keras-3.15.1-jax"],
      [["-s", "audit(keras-3.15.1-jax)"], ["-s", "report"]]),
     (["audit", "--all"], [["-t", "audit"], ["-s", "report"]]),
+    (["audit", "--all", "--trust"], [["-t", "audit"], ["-s", "bench", "stability", "mutants"],
+                                     ["-s", "report"]]),
     (["selftest"], [["-s", "selftest"]]),
 ])
 def test_audit_and_selftest_run_nox_sessions(monkeypatch, argv, sessions):
