@@ -167,6 +167,23 @@ def mutants(session: nox.Session) -> None:
     session.run("python", "-m", "claims", "mutants", str(REPORTS / "mutants"))
 
 
+@nox.session(python="3.11")
+def envfaults(session: nox.Session) -> None:
+    """Broken environments (no Graphviz, a missing backend, no writable temp folder) must give
+    error or not-applicable, never refuted (claims/envfaults.py)."""
+    env = install_environment(session, DEFAULT_ENV)
+    listing = session.run("python", "-m", "claims", "envfaults", "--list", silent=True)
+    for line in listing.strip().splitlines():
+        fault = json.loads(line)
+        broken = {k: v.replace("{venv}", session.bin) for k, v in fault["env"].items()}
+        # the broken run fails its tests: that is expected, the verdicts are judged below
+        session.run(str(Path(session.bin) / "python"), "-m", "pytest", *fault["args"], "-m",
+                    "not bench", "-q", "--claims-reports",
+                    str(REPORTS / "envfaults" / fault["name"]), env={**env, **broken},
+                    success_codes=[0, 1])
+    session.run("python", "-m", "claims", "envfaults", str(REPORTS / "envfaults"))
+
+
 def bisect_pins(env_id: str, version) -> list[str]:
     """What to install for Keras `version` beside the environment `env_id` of a gap.
 

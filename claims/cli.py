@@ -11,6 +11,7 @@
     claims compare DIR...                 whether runs in DIRs gave the same verdicts
     nox -l --json | claims ci-matrix      the CI job matrix (one job per audit session)
     claims mutants [DIR] [--list]         the mutation score of a `nox -s mutants` run
+    claims envfaults [DIR] [--list]       whether broken environments stayed out of verdicts
 
 On a machine with only Python, `audit` and `selftest` first make `.nox/.bootstrap`, a venv
 holding nox, uv and this project, and run from there.
@@ -67,7 +68,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     sessions = ["-t", "audit"] if args.all else ["-s", *(f"audit({e})" for e in args.env)]
     status = _nox(*sessions)  # nox goes on after a failed session and fails at the end
     if args.trust:
-        status = _nox("-s", "bench", "stability", "mutants") or status
+        status = _nox("-s", "bench", "stability", "mutants", "envfaults") or status
     # The report is written even when a claim drifted, so the drift can be read.
     report_status = _nox("-s", "report")
     return status or report_status
@@ -183,13 +184,25 @@ def cmd_mutants(args: argparse.Namespace) -> int:
     return 0 if caught == len(rows) else 1
 
 
+def cmd_envfaults(args: argparse.Namespace) -> int:
+    from claims.envfaults import FAULTS, check
+
+    if args.list:
+        for f in FAULTS:
+            print(json.dumps({"name": f.name, "env": f.env, "args": list(f.args)}))
+        return 0
+    lines = check(args.folder)
+    print("\n".join(lines))
+    return 1 if any(line.startswith("FAIL") for line in lines) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="claims", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("audit", help="run the audit with nox, then merge the report")
     a.add_argument("--all", action="store_true", help="every environment of the matrix")
     a.add_argument("--trust", action="store_true",
-                   help="then the bench, stability and mutants sessions")
+                   help="then the bench, stability, mutants and envfaults sessions")
     a.add_argument("--env", action="append", default=[], metavar="ID",
                    help=f"an environment id (default {DEFAULT_ENV}); repeatable")
     a.set_defaults(func=cmd_audit)
@@ -219,6 +232,10 @@ def parser() -> argparse.ArgumentParser:
     mu.add_argument("folder", nargs="?", type=Path, default=ROOT / "reports" / "mutants")
     mu.add_argument("--list", action="store_true", help="the faults and their test files")
     mu.set_defaults(func=cmd_mutants)
+    ef = sub.add_parser("envfaults", help="broken environments gave no verdict")
+    ef.add_argument("folder", nargs="?", type=Path, default=ROOT / "reports" / "envfaults")
+    ef.add_argument("--list", action="store_true", help="the faults, one JSON line each")
+    ef.set_defaults(func=cmd_envfaults)
     m = sub.add_parser("ci-matrix", help="GitHub job matrix from `nox -l --json` on stdin")
     m.add_argument("--tag", default="audit")
     m.set_defaults(func=cmd_ci_matrix)

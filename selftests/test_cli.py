@@ -72,7 +72,8 @@ def test_a_bad_catalog_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys):
     (["audit", "--env", "keras-3.15.1-jax"],
      [["-s", "audit(keras-3.15.1-jax)"], ["-s", "report"]]),
     (["audit", "--all"], [["-t", "audit"], ["-s", "report"]]),
-    (["audit", "--all", "--trust"], [["-t", "audit"], ["-s", "bench", "stability", "mutants"],
+    (["audit", "--all", "--trust"], [["-t", "audit"], ["-s", "bench", "stability", "mutants",
+                                                          "envfaults"],
                                      ["-s", "report"]]),
     (["selftest"], [["-s", "selftest"]]),
 ])

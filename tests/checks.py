@@ -154,3 +154,17 @@ def keras_submodule(keras, name: str):
     import importlib
 
     return importlib.import_module(f"{keras.__name__}.{name}")
+
+
+def require_graphviz() -> None:
+    """plot_model and model_to_dot need the pydot package and Graphviz's `dot` program; without
+    them this environment cannot check the claim, which is an error, never a refutation."""
+    import importlib.util
+    import shutil
+
+    missing = [what for what, found in (("the pydot package", importlib.util.find_spec("pydot")),
+                                        ("Graphviz's dot program", shutil.which("dot")))
+               if not found]
+    if missing:
+        raise RuntimeError(f"{' and '.join(missing)} missing: plot_model and model_to_dot need "
+                           "both (pip install pydot; apt-get install graphviz)")

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import inspect
 import re
-import shutil
 
 import numpy as np
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from tests.checks import random_array, skip_unless_trainable, to_numpy
+from tests.checks import random_array, require_graphviz, skip_unless_trainable, to_numpy
 from tests.strategies import feature_shapes, layer_stacks
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -23,17 +22,6 @@ def dense_model(keras, input_shape=(4,), run_eagerly=False):
     model = keras.Sequential([keras.Input(shape=input_shape), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss="mse", run_eagerly=run_eagerly)
     return model
-
-
-def require_graphviz() -> None:
-    """plot_model needs pydot and Graphviz's `dot`: without them the verdict is an error that
-    says so, never a refutation."""
-    try:
-        import pydot  # noqa: F401
-    except ImportError:
-        raise RuntimeError("plot_model needs pydot, which is not installed here") from None
-    if shutil.which("dot") is None:
-        raise RuntimeError("plot_model needs Graphviz's `dot` program, which is not on PATH")
 
 
 def summary_text(model) -> str:

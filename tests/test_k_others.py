@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from tests.checks import assert_rejected, random_array, to_numpy
+from tests.checks import assert_rejected, random_array, require_graphviz, to_numpy
 from tests.strategies import batch_sizes, feature_shapes
 
 
@@ -87,20 +87,6 @@ def test_dense_acts_on_last_axis_and_global_pooling_also_collapses(keras):
 
 
 # --- question 23: plot_model and model_to_dot ---------------------------------------------------
-
-
-def require_graphviz() -> None:
-    """plot_model and model_to_dot need the pydot package and Graphviz's `dot` program; without
-    them this environment cannot check the claim, which is an error, never a refutation."""
-    import importlib.util
-    import shutil
-
-    missing = [what for what, found in (("the pydot package", importlib.util.find_spec("pydot")),
-                                        ("Graphviz's dot program", shutil.which("dot")))
-               if not found]
-    if missing:
-        raise RuntimeError(f"{' and '.join(missing)} missing: plot_model and model_to_dot need "
-                           "both (pip install pydot; apt-get install graphviz)")
 
 
 def scoring_model(keras):
