@@ -196,7 +196,11 @@ def bisect_pins(env_id: str, version) -> list[str]:
 
 
 def install_release(python: Path, version, gap) -> bool:
-    """A venv with Keras `version` and its backend; False if no neighbour's pins resolve."""
+    """A venv with Keras `version` and its backend; False if no neighbour's pins resolve.
+    A venv made for an earlier claim is reused."""
+    marker = python.parent.parent / ".claims-installed"
+    if marker.exists():
+        return True
     for env_id in dict.fromkeys((gap.lower.id, gap.upper.id)):
         pins = bisect_pins(env_id, version)
         subprocess.run(["uv", "venv", "-q", "--clear", "-p", "3.11", str(python.parent.parent)],
@@ -206,6 +210,7 @@ def install_release(python: Path, version, gap) -> bool:
                            *AUDIT_TOOLS, *extra], capture_output=True).returncode == 0:
             subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), "--no-deps",
                             "-e", str(ROOT)], check=True)
+            marker.write_text(" ".join(pins))
             return True
     return False
 

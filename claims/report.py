@@ -162,8 +162,10 @@ def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
 
 
 def boundary(claim: dict, environments: list[dict], lang: str = "en") -> str | None:
-    """Where the verdict changes: per (package, backend) series ordered by version."""
-    verdicts = {e: v["verdict"] for e, v in claim["verdicts"].items() if v["verdict"] != "error"}
+    """Where the verdict changes between holds and refuted: per (package, backend) series,
+    ordered by version. Not-applicable and error cells say nothing about the claim."""
+    verdicts = {e: v["verdict"] for e, v in claim["verdicts"].items()
+                if v["verdict"] in ("holds", "refuted")}
     if len(set(verdicts.values())) < 2:
         return None
     t = LABELS[lang]
@@ -182,7 +184,7 @@ def boundary(claim: dict, environments: list[dict], lang: str = "en") -> str | N
                 runs[-1][2] = env["keras"]
             else:
                 runs.append([verdict, env["keras"], env["keras"]])
-        name = "Keras" if package == "keras" else package
+        name, label = ("Keras", backend) if package == "keras" else (package, package)
         if len(runs) == 1:
             verdict, low, high = runs[0]
             span = low if low == high else f"{low}-{high}"
@@ -191,7 +193,7 @@ def boundary(claim: dict, environments: list[dict], lang: str = "en") -> str | N
             pieces = [f"{t[runs[0][0]]} {t['up_to']} {name} {runs[0][2]}"]
             pieces += [f"{t[v]} {t['from']} {low}" for v, low, _ in runs[1:]]
             text = "; ".join(pieces)
-        parts.append(f"{backend}: {text}")
+        parts.append(f"{label}: {text}")
     return " | ".join(parts)
 
 

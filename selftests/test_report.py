@@ -240,3 +240,13 @@ def test_scorecard_lists_the_seed_questions_in_both_languages(merged):
     assert "| 25 | Công việc của lớp" in report.render_markdown(merged)
     assert "## Bảng điểm" in report.render_markdown(merged, "vi")
     assert "<table id='scorecard'>" in report.render_html(merged)
+
+
+def test_not_applicable_cells_make_no_dependence(run_files):
+    merged = report.merge(run_files(
+        make_run("keras-3.15.1-numpy", {"q3-a": "not-applicable"}),
+        make_run("keras-3.15.1-jax", {"q3-a": "holds"}),
+        make_run("tf_keras-2.21.0-tensorflow", {"q3-a": "refuted"})))
+    [claim] = merged["claims"]
+    assert report.boundary(claim, merged["environments"]) == (
+        "jax: holds (Keras 3.15.1) | tf_keras: refuted (tf_keras 2.21.0)")
