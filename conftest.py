@@ -1,8 +1,9 @@
 """Hypothesis profiles and per-test seeding for the audit.
 
 Profiles (HYPOTHESIS_PROFILE or --hypothesis-profile): `dev` (default, fast), `ci`
-(derandomised, reproduce blobs printed), `thorough` (many examples). No profile has a deadline:
-a backend's first call compiles, and a timing-dependent failure would be a flaky verdict.
+(derandomised, reproduce blobs printed), `thorough` (many examples), `mutants` (no
+shrinking). No profile has a deadline: a backend's first call compiles, and a
+timing-dependent failure would be a flaky verdict.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 _COMMON = dict(
     deadline=None,
@@ -22,6 +23,11 @@ settings.register_profile(
     "ci", max_examples=25, derandomize=True, database=None, print_blob=True, **_COMMON
 )
 settings.register_profile("thorough", max_examples=400, **_COMMON)
+# The mutation check only needs to know that a fault is noticed, not its minimal example.
+settings.register_profile(
+    "mutants", max_examples=10, derandomize=True, database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate], **_COMMON,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

@@ -163,7 +163,8 @@ def mutants(session: nox.Session) -> None:
         # a caught fault fails its pytest run: that is the point, so the exit code is not checked
         session.run("pytest", tests, "-m", "not bench", "-q",
                     "--claims-reports", str(REPORTS / "mutants" / name),
-                    env={**env, "CLAIMS_MUTANT": name}, success_codes=[0, 1])
+                    env={**env, "CLAIMS_MUTANT": name, "HYPOTHESIS_PROFILE": "mutants"},
+                    success_codes=[0, 1])
     session.run("python", "-m", "claims", "mutants", str(REPORTS / "mutants"))
 
 

@@ -243,6 +243,8 @@ def test_fit_speed_against_a_plain_tensorflow_loop(keras, environment, evidence)
     fit, plain = fit_steps_per_second(keras), tensorflow_steps_per_second(tf)
     evidence(f"{environment.backend} fit {fit:.0f} steps/s, plain TensorFlow loop {plain:.0f} "
              f"steps/s: ratio {fit / plain:.2f}")
+    # the catalog's rule for "about the same", applied to one run's measured ratio
+    assert 0.67 <= fit / plain <= 1.5, f"ratio {fit / plain:.2f} is outside 0.67-1.5"
 
 
 @pytest.mark.bench
