@@ -123,6 +123,18 @@ def _load_all(paths: list[Path]) -> list[dict]:
     return runs
 
 
+SEVERITY = ("error", "refuted", "holds", "not-applicable", "untestable")
+
+
+def _combine(audit: dict, bench: dict) -> dict:
+    """One claim checked by the audit (a few cases) and by the bench (all of them): the more
+    severe verdict stands, and the evidence of both is kept."""
+    verdict = min(audit["verdict"], bench["verdict"], key=SEVERITY.index)
+    return {"verdict": verdict, "expected": audit["expected"],
+            "drift": audit["drift"] or bench["drift"],
+            "evidence": f"{audit['evidence']} | bench: {bench['evidence']}"}
+
+
 def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
     """The merged audit: environments (ordered) and, per claim, the verdict in each.
 
@@ -147,15 +159,15 @@ def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
                 "quote": c["quote"], "statement": c["statement"],
                 "correction": c.get("correction"), "verdicts": {},
             })
-            if env_id in entry["verdicts"]:
-                if c["verdict"] == "untestable":
-                    continue  # every run lists the untestable claims
-                raise ReportError(f"{source} run of {env_id}: claim {c['id']!r} is already "
-                                  "in the audit run")
-            entry["verdicts"][env_id] = {
-                "verdict": c["verdict"], "expected": c.get("expected"), "drift": c["drift"],
-                "evidence": c["evidence"],
-            }
+            cell = {"verdict": c["verdict"], "expected": c.get("expected"), "drift": c["drift"],
+                    "evidence": c["evidence"]}
+            earlier = entry["verdicts"].get(env_id)
+            if earlier is None:
+                entry["verdicts"][env_id] = cell
+            elif source == "audit":
+                raise ReportError(f"run of {env_id}: claim {c['id']!r} appears twice")
+            elif c["verdict"] != "untestable":  # every run lists the untestable claims
+                entry["verdicts"][env_id] = _combine(earlier, cell)
     rank = {cid: i for i, cid in enumerate(catalog_order)}
     ordered = sorted(claims.values(), key=lambda c: (rank.get(c["id"], len(rank)), c["id"]))
     return {"schema": SCHEMA_VERSION, "environments": order, "claims": ordered}
@@ -330,6 +342,17 @@ def _scorecard_lines(merged: dict, lang: str) -> list[str]:
     return lines + [""]
 
 
+def _same_evidence(claim: dict, envs: list[str]) -> list[tuple[list[str], dict]]:
+    """The claim's cells, environments with the same verdict and evidence grouped in one line."""
+    groups: dict[tuple, tuple[list[str], dict]] = {}
+    for env_id in envs:
+        v = claim["verdicts"].get(env_id)
+        if v:
+            key = (v["verdict"], v["drift"], v["evidence"])
+            groups.setdefault(key, ([], v))[0].append(env_id)
+    return list(groups.values())
+
+
 def render_markdown(merged: dict, lang: str = "en") -> str:
     t, vi = LABELS[lang], _corrections_vi()
     envs = [e["id"] for e in merged["environments"]]
@@ -356,10 +379,8 @@ def render_markdown(merged: dict, lang: str = "en") -> str:
     for c in merged["claims"]:
         lines += ["", f"### {c['id']} (Q{', Q'.join(map(str, c['questions']))})", "",
                   f"> {c['quote']}", "", f"**{t['statement']}:** {c['statement']}", ""]
-        for env_id in envs:
-            v = c["verdicts"].get(env_id)
-            if v:
-                lines.append(f"- {env_id}: **{_cell(v)}**: {v['evidence']}")
+        for group, v in _same_evidence(c, envs):
+            lines.append(f"- {', '.join(group)}: **{_cell(v)}**: {v['evidence']}")
         correction = _correction(c, lang, vi)
         if correction:
             lines += ["", f"**{t['correction']}:** {correction}"]

@@ -190,10 +190,29 @@ def test_bench_runs_join_their_environments_column(run_files, tmp_path):
     assert {c["id"] for c in merged["claims"]} == {"q19-a", "q25-b", "q4-latency-rank"}
 
 
-def test_a_bench_claim_already_in_the_audit_is_an_error(run_files, tmp_path):
+def test_a_claim_in_both_audit_and_bench_keeps_the_severer_verdict_and_both_evidence(
+    run_files, tmp_path
+):
     [audit_path] = run_files(K3_NEW)
-    with pytest.raises(report.ReportError, match="'q19-a' is already in the audit run"):
-        report.merge([audit_path], [audit_path])
+    bench_path = tmp_path / "bench.json"
+    bench_path.write_text(json.dumps(make_run("keras-3.15.1-tensorflow", {"q19-a": "holds",
+                                                                          "q25-b": "refuted"})))
+    claims = {c["id"]: c["verdicts"]["keras-3.15.1-tensorflow"]
+              for c in report.merge([audit_path], [bench_path])["claims"]}
+    assert claims["q19-a"]["verdict"] == "refuted" and claims["q25-b"]["verdict"] == "refuted"
+    assert claims["q25-b"]["evidence"] == (
+        "evidence of q25-b in keras-3.15.1-tensorflow | bench: evidence of q25-b in "
+        "keras-3.15.1-tensorflow")
+    assert claims["q25-b"]["drift"] is True
+
+
+def test_a_claim_twice_in_one_audit_run_is_an_error(tmp_path):
+    run = make_run("keras-3.15.1-tensorflow", {"q19-a": "holds"})
+    run["claims"] *= 2
+    path = tmp_path / "keras-3.15.1-tensorflow.json"
+    path.write_text(json.dumps(run))
+    with pytest.raises(report.ReportError, match="'q19-a' appears twice"):
+        report.merge([path])
 
 
 def test_untestable_claims_listed_by_both_runs_merge_once(run_files, tmp_path):

@@ -94,7 +94,7 @@ def test_same_padding_keeps_the_input_size(keras, geometry):
     g = geometry
     out = conv2d(keras, np.ones((g.height, g.width)), np.ones((g.kernel,) * 2), "same",
                  g.stride, g.dilation)
-    assert out.shape == (g.height, g.width)
+    assert out.shape == (g.height, g.width), f"input {(g.height, g.width)} gave {out.shape}"
 
 
 @pytest.mark.claim("q19-same-keeps-size", correction=True)
