@@ -31,6 +31,8 @@ REPORTS = ROOT / "reports"
 AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy", "pydot==4.0.1"]
 TORCH = "torch==2.13.0+cpu"
 DEFAULT_ENV = "keras-3.15.1-tensorflow"
+KERAS_HUB_DEPS = ["absl-py", "regex", "rich", "kagglehub", "kagglesdk==0.1.28", "sentencepiece",
+                  "tokenizers"]
 
 # id -> what to install, the backend, and the tags that select it (`nox -t TAG`).
 # Ids are what the plugin derives from the installed packages, so reports match sessions.
@@ -38,9 +40,10 @@ ENVIRONMENTS: dict[str, dict] = {
     "keras-3.15.1-tensorflow": dict(
         pins=["keras==3.15.1", "tensorflow-cpu==2.21.0"], tags=["keras3", "newest"],
     ),
+    # KerasHub (Llama) without its tensorflow-text dependency, which pulls the full tensorflow
     "keras-3.15.1-jax": dict(
-        pins=["keras==3.15.1", "jax[cpu]==0.10.2", "tensorflow-cpu==2.21.0"],
-        tags=["keras3", "newest"],
+        pins=["keras==3.15.1", "jax[cpu]==0.10.2", "tensorflow-cpu==2.21.0", *KERAS_HUB_DEPS],
+        no_deps=["keras-hub==0.32.0"], tags=["keras3", "newest"],
     ),
     "keras-3.15.1-torch": dict(
         pins=["keras==3.15.1", TORCH, "tensorflow-cpu==2.21.0"], tags=["keras3", "newest"],
@@ -111,8 +114,9 @@ def install_environment(session: nox.Session, env_id: str) -> dict[str, str]:
 
 
 def run_audit(session: nox.Session, env: dict[str, str], reports: Path, *args: str) -> None:
-    session.run("pytest", *(session.posargs or ["tests"]), "--claims-reports", str(reports),
-                *args, env=env)
+    # the caller's arguments come last, so `-- --claims-reports DIR` overrides the default
+    session.run("pytest", "--claims-reports", str(reports), *args,
+                *(session.posargs or ["tests"]), env=env)
 
 
 @nox.session(python="3.11")
