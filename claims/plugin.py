@@ -26,6 +26,7 @@ from claims.reportio import write_atomic
 
 SCHEMA_VERSION = 1
 EVIDENCE_KEY = "claims_evidence"
+PHASE_KEY = "claims_phase"
 # How Hypothesis introduces the minimal counterexample, across its versions.
 EXAMPLE_NOTES = ("Falsifying example", "Failing test case", "Falsifying explicit example")
 
@@ -134,42 +135,55 @@ class ClaimsPlugin:
             tied = self.claim_of(item)
             if tied is None:
                 continue
-            claim_id, correction = tied
+            claim_id, _ = tied
             claim = self.claims.get(claim_id)
             if claim is None:
                 raise pytest.UsageError(f"{item.nodeid}: names unknown claim {claim_id!r}")
             if claim.untestable:
                 raise pytest.UsageError(f"{item.nodeid}: claim {claim_id!r} is untestable")
-            self.records[item.nodeid] = TestRecord(item.nodeid, claim_id, correction)
 
     # --- outcomes -----------------------------------------------------------------------------
+    # Where the test runs (this process, or a pytest-xdist worker) each phase's outcome is
+    # judged from the exception and attached to the report; the process that writes the
+    # verdicts (this one, or the xdist controller) reads it back from the reports.
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
-        record = self.records.get(item.nodeid)
-        if record is None:
+        tied = self.claim_of(item)
+        if tied is None:
             return
         report = outcome.get_result()
-        record.duration_s += call.duration
-        record.evidence = [v for k, v in item.user_properties if k == EVIDENCE_KEY]
-        if record.outcome in ("failed", "error", "skipped"):
-            return
+        claim_id, correction = tied
+        judged, message = None, ""
         if call.excinfo is None:
-            if call.when == "call":
-                record.outcome = "passed"
-            return
-        exc = call.excinfo.value
-        if call.excinfo.errisinstance(pytest.skip.Exception):
-            record.outcome, record.message = "skipped", _one_line(str(exc.msg))
-        elif call.when == "call" and is_refutation(exc):
-            record.outcome, record.message = "failed", describe(exc)
-            expected = self.expected(self.claims[record.claim_id])
-            if expected == "refuted" and not record.correction:
+            judged = "passed" if call.when == "call" else None
+        elif call.excinfo.errisinstance(pytest.skip.Exception):
+            judged, message = "skipped", _one_line(str(call.excinfo.value.msg))
+        elif call.when == "call" and is_refutation(call.excinfo.value):
+            judged, message = "failed", describe(call.excinfo.value)
+            if self.expected(self.claims[claim_id]) == "refuted" and not correction:
                 # Recorded finding: show XFAIL, keep the run green.
                 report.outcome = "skipped"
-                report.wasxfail = f"refuted as recorded: {record.message}"
+                report.wasxfail = f"refuted as recorded: {message}"
         else:
-            record.outcome, record.message = "error", f"{call.when}: {describe(exc)}"
+            judged, message = "error", f"{call.when}: {describe(call.excinfo.value)}"
+        phase = {"claim": claim_id, "correction": correction, "outcome": judged,
+                 "message": message}
+        # a new list: pytest shares the item's list with every phase's report
+        report.user_properties = [*report.user_properties, (PHASE_KEY, json.dumps(phase))]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        phases = [json.loads(v) for k, v in report.user_properties if k == PHASE_KEY]
+        if not phases:
+            return
+        phase = phases[-1]
+        record = self.records.setdefault(
+            report.nodeid, TestRecord(report.nodeid, phase["claim"], phase["correction"]))
+        record.duration_s += report.duration
+        record.evidence = [v for k, v in report.user_properties if k == EVIDENCE_KEY]
+        if record.outcome in ("failed", "error", "skipped") or phase["outcome"] is None:
+            return
+        record.outcome, record.message = phase["outcome"], phase["message"]
 
     # --- verdicts -----------------------------------------------------------------------------
     def expected(self, claim: catalog.Claim) -> str | None:
@@ -214,6 +228,8 @@ class ClaimsPlugin:
         return Path(self.config.getoption("claims_reports") or self.config.rootpath / "reports")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):
+            return  # a pytest-xdist worker: the controller writes the verdicts
         self.results = self.verdicts()
         if not self.results or self.env is None:
             return
@@ -248,7 +264,9 @@ class ClaimsPlugin:
         timing[self.env.id] = {
             "wall_s": round(time.perf_counter() - self.started, 1),
             "tests": len(self.records),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            # xdist workers are child processes: the peak is the larger of theirs and ours
+            "peak_rss_mb": round(max(resource.getrusage(who).ru_maxrss for who in (
+                resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024),
             "slowest": [[r.nodeid, round(r.duration_s, 2)] for r in slowest],
         }
         write_atomic(path, json.dumps(timing, indent=1, sort_keys=True) + "\n")
@@ -294,6 +312,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "claim(id, correction=False): ties a test to a catalog claim; "
+        "correction=True checks the claim's correction")
     try:
         plugin = ClaimsPlugin(config)
     except catalog.CatalogError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 from claims import report
 from selftests.conftest import verdicts
@@ -316,3 +317,36 @@ def test_tests_that_never_ran_give_no_verdict(audit):
             assert True
     """, "keras-3.1.0-tensorflow", "-x")
     assert [c["id"] for c in data["claims"] if c["verdict"] != "untestable"] == ["q19-open"]
+
+
+def test_with_xdist_workers_the_controller_writes_the_same_verdicts(pytester, mini_catalog,
+                                                                     monkeypatch):
+    monkeypatch.setenv("CLAIMS_CATALOG", str(mini_catalog))
+    monkeypatch.setenv("CLAIMS_ENV_ID", "keras-3.1.0-numpy")
+    pytester.makepyfile(test_claims=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.claim("q19-holds")
+        def test_holds(evidence):
+            evidence("measured 3")
+            assert True
+
+        @pytest.mark.claim("q19-refuted")
+        def test_refuted():
+            assert False, "as recorded"
+
+        @pytest.mark.claim("q19-na")
+        def test_skipped():
+            pytest.skip("numpy cannot train")
+    """))
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess("-p", "claims.plugin", "-n", "2",
+                                           "--claims-reports", str(reports))
+    assert result.ret == 0
+    data = json.loads((reports / "keras-3.1.0-numpy.json").read_text())
+    assert {c["id"]: (c["verdict"], c["evidence"]) for c in data["claims"]} == {
+        "q19-holds": ("holds", "measured 3"),
+        "q19-refuted": ("refuted", "AssertionError: as recorded"),
+        "q19-na": ("not-applicable", "numpy cannot train"),
+        "q24-untestable": ("untestable", "needs R"),
+    }
