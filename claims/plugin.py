@@ -208,7 +208,7 @@ class ClaimsPlugin:
                 verdict, evidence = aggregate(records)
             expected = self.expected(claim)
             drift = expected is not None and verdict not in (expected, "error")
-            note = correction_note(records) if verdict == "refuted" or claim.correction else ""
+            note = correction_note(records) if verdict == "refuted" else ""
             out.append({
                 "id": claim.id,
                 "questions": list(claim.questions),
