@@ -255,3 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogError as exc:
         print(f"claims: catalog: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `claims list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

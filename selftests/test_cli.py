@@ -125,3 +125,12 @@ def test_nox_runs_the_projects_noxfile(monkeypatch):
                         subprocess.CompletedProcess(cmd, 3))
     assert cli._nox("-l") == 3
     assert seen[0][0][1:] == ["-m", "nox", "-f", str(ROOT / "noxfile.py"), "-l"]
+
+
+def test_a_closed_pipe_ends_the_listing_quietly():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "claims", "list"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and "Traceback" not in err
