@@ -27,6 +27,7 @@ from claims.reportio import write_atomic
 SCHEMA_VERSION = 1
 EVIDENCE_KEY = "claims_evidence"
 PHASE_KEY = "claims_phase"
+MEASURE_KEY = "claims_measure"
 # How Hypothesis introduces the minimal counterexample, across its versions.
 EXAMPLE_NOTES = ("Falsifying example", "Failing test case", "Falsifying explicit example")
 
@@ -40,6 +41,7 @@ class TestRecord:
     message: str = ""
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
+    measurements: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -181,6 +183,8 @@ class ClaimsPlugin:
             report.nodeid, TestRecord(report.nodeid, phase["claim"], phase["correction"]))
         record.duration_s += report.duration
         record.evidence = [v for k, v in report.user_properties if k == EVIDENCE_KEY]
+        record.measurements = [json.loads(v) for k, v in report.user_properties
+                               if k == MEASURE_KEY]
         if record.outcome in ("failed", "error", "skipped") or phase["outcome"] is None:
             return
         record.outcome, record.message = phase["outcome"], phase["message"]
@@ -222,6 +226,9 @@ class ClaimsPlugin:
                 "correction": claim.correction,
                 "tests": [r.as_dict() for r in records],
             })
+            rows = [m for r in records if not r.correction for m in r.measurements]
+            if rows:
+                out[-1]["measurements"] = rows
         return out
 
     def reports_dir(self) -> Path:
@@ -333,6 +340,17 @@ def keras():
 @pytest.fixture(scope="session")
 def environment() -> catalog.Environment:
     return target.detect()
+
+
+@pytest.fixture
+def measure(request: pytest.FixtureRequest):
+    """Record one row comparing a number of the seed with the measured one, for the report's
+    table: `measure(model="VGG16", column="Parameters", seed="138.4M", measured=138357544)`."""
+
+    def add(**row) -> None:
+        request.node.user_properties.append((MEASURE_KEY, json.dumps(row)))
+
+    return add
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ LABELS = {
         "stability": "Stability", "stable": "every verdict equal across runs",
         "unstable": "VERDICTS DIFFER across runs",
         "scorecard": "Scorecard: how each answer holds up", "question": "question",
-        "everywhere": "everywhere",
+        "everywhere": "everywhere", "measured": "The seed's numbers against measured ones",
     },
     "vi": {
         "title": "Kiểm chứng các nhận định về Keras", "counts": "Kết luận theo môi trường",
@@ -55,7 +55,7 @@ LABELS = {
         "stability": "Độ ổn định", "stable": "mọi kết luận như nhau giữa các lần chạy",
         "unstable": "KẾT LUẬN KHÁC NHAU giữa các lần chạy",
         "scorecard": "Bảng điểm: mỗi câu trả lời đúng đến đâu", "question": "câu hỏi",
-        "everywhere": "mọi môi trường",
+        "everywhere": "mọi môi trường", "measured": "Số liệu của bài trả lời so với số đo",
     },
 }
 
@@ -130,9 +130,12 @@ def _combine(audit: dict, bench: dict) -> dict:
     """One claim checked by the audit (a few cases) and by the bench (all of them): the more
     severe verdict stands, and the evidence of both is kept."""
     verdict = min(audit["verdict"], bench["verdict"], key=SEVERITY.index)
+    seen = {json.dumps(m, sort_keys=True) for m in audit["measurements"]}
     return {"verdict": verdict, "expected": audit["expected"],
             "drift": audit["drift"] or bench["drift"],
-            "evidence": f"{audit['evidence']} | bench: {bench['evidence']}"}
+            "evidence": f"{audit['evidence']} | bench: {bench['evidence']}",
+            "measurements": audit["measurements"] + [
+                m for m in bench["measurements"] if json.dumps(m, sort_keys=True) not in seen]}
 
 
 def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
@@ -160,7 +163,7 @@ def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
                 "correction": c.get("correction"), "verdicts": {},
             })
             cell = {"verdict": c["verdict"], "expected": c.get("expected"), "drift": c["drift"],
-                    "evidence": c["evidence"]}
+                    "evidence": c["evidence"], "measurements": c.get("measurements", [])}
             earlier = entry["verdicts"].get(env_id)
             if earlier is None:
                 entry["verdicts"][env_id] = cell
@@ -353,6 +356,28 @@ def _same_evidence(claim: dict, envs: list[str]) -> list[tuple[list[str], dict]]
     return list(groups.values())
 
 
+def measurement_tables(merged: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Per claim with measured rows: (claim id, columns, rows), one row per environment and
+    measurement, so the seed's numbers stand beside what each environment measured."""
+    tables = []
+    for c in merged["claims"]:
+        rows = [(env_id, m) for env_id, v in c["verdicts"].items()
+                for m in v.get("measurements", [])]
+        if rows:
+            keys = list(dict.fromkeys(k for _, m in rows for k in m))
+            tables.append((c["id"], ["environment", *keys],
+                           [[env_id, *(str(m.get(k, "")) for k in keys)] for env_id, m in rows]))
+    return tables
+
+
+def _measurement_lines(merged: dict, t: dict) -> list[str]:
+    lines = []
+    for claim_id, columns, rows in measurement_tables(merged):
+        lines += ["", f"### {t['measured']}: {claim_id}", "", "| " + " | ".join(columns) + " |",
+                  "|---" * len(columns) + "|"] + ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
 def render_markdown(merged: dict, lang: str = "en") -> str:
     t, vi = LABELS[lang], _corrections_vi()
     envs = [e["id"] for e in merged["environments"]]
@@ -371,6 +396,7 @@ def render_markdown(merged: dict, lang: str = "en") -> str:
         f"- **{c['id']}** in {e}: {t['recorded']} {v['expected']}, {t['observed']} {v['verdict']}"
         for c, e, v in drift
     ] or [t["no_drift"]]
+    lines += _measurement_lines(merged, t)
     lines += ["", f"## {t['claims']}", "", "| " + t["claim"] + " | " + " | ".join(envs) + " |",
               "|---" * (len(envs) + 1) + "|"]
     for c in merged["claims"]:
@@ -444,6 +470,11 @@ def render_html(merged: dict, lang: str = "en") -> str:
              for c in merged["claims"] for e, v in c["verdicts"].items() if v["drift"]]
     out.append(f"<h2>{esc(t['drift'])}</h2>"
                + (f"<ul>{''.join(drift)}</ul>" if drift else f"<p>{esc(t['no_drift'])}</p>"))
+    for claim_id, columns, rows in measurement_tables(merged):
+        out.append(f"<h3>{esc(t['measured'])}: {esc(claim_id)}</h3><table class='measured'><tr>"
+                   + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>"
+                   + "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>"
+                             for r in rows) + "</table>")
     out.append(f"<h2>{esc(t['claims'])}</h2>")
     out.append(f"<label>{esc(t['filter'])}: <select id='filter' "
                "onchange='filterRows(this.value)'>"

@@ -350,3 +350,18 @@ def test_with_xdist_workers_the_controller_writes_the_same_verdicts(pytester, mi
         "q19-na": ("not-applicable", "numpy cannot train"),
         "q24-untestable": ("untestable", "needs R"),
     }
+
+
+def test_measure_fixture_adds_rows_to_the_claim(audit):
+    _, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-holds")
+        def test_measure(measure):
+            measure(model="VGG16", seed="138.4M", measured=138357544)
+            assert True
+    """)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-holds")
+    assert claim["measurements"] == [{"model": "VGG16", "seed": "138.4M",
+                                      "measured": 138357544}]
+    report.validate(data, "run.schema.json", "run")

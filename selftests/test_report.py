@@ -269,3 +269,22 @@ def test_not_applicable_cells_make_no_dependence(run_files):
     [claim] = merged["claims"]
     assert report.boundary(claim, merged["environments"]) == (
         "jax: holds (Keras 3.15.1) | tf_keras: refuted (tf_keras 2.21.0)")
+
+
+def test_measured_rows_make_a_table_beside_the_seeds_numbers(run_files, tmp_path):
+    audit_run = make_run("keras-3.15.1-tensorflow", {"q4-params": "holds"})
+    audit_run["claims"][0]["measurements"] = [
+        {"model": "VGG16", "column": "Parameters", "seed": "138.4M", "measured": 138357544}]
+    bench_run = make_run("keras-3.15.1-tensorflow", {"q4-params": "holds"})
+    bench_run["claims"][0]["measurements"] = audit_run["claims"][0]["measurements"] + [
+        {"model": "VGG19", "column": "Parameters", "seed": "143.7M", "measured": 143667240}]
+    [audit_path] = run_files(audit_run)
+    bench_path = tmp_path / "bench.json"
+    bench_path.write_text(json.dumps(bench_run))
+    merged = report.merge([audit_path], [bench_path])
+    [(claim_id, columns, rows)] = report.measurement_tables(merged)
+    assert columns == ["environment", "model", "column", "seed", "measured"]
+    assert [r[1] for r in rows] == ["VGG16", "VGG19"]  # the bench adds rows, never twice
+    md = report.render_markdown(merged)
+    assert "| keras-3.15.1-tensorflow | VGG19 | Parameters | 143.7M | 143667240 |" in md
+    assert "<table class='measured'>" in report.render_html(merged)

@@ -257,10 +257,11 @@ def test_every_model_of_the_table_is_in_keras_applications(keras, evidence):
 @pytest.mark.claim("q4-table-parameters")
 @pytest.mark.parametrize("row", table_params())
 def test_parameter_count_matches_the_table_to_a_tenth_of_a_million(application_facts, evidence,
-                                                                    row):
+                                                                    measure, row):
     """count_params() of the model built with weights=None rounds to the table's Parameters."""
     params = application_facts(row.name).params
     evidence(f"{row.name}: table {row.params_m}M, measured {params:,}")
+    measure(model=row.name, column="Parameters", seed=f"{row.params_m}M", measured=f"{params:,}")
     assert abs(params / 1e6 - row.params_m) <= 0.05
 
 
@@ -275,11 +276,14 @@ def size_comparison(row: Row, facts: ApplicationFacts) -> str:
 
 @pytest.mark.claim("q4-table-size")
 @pytest.mark.parametrize("row", table_params())
-def test_size_column_is_the_weights_file_keras_writes(application_facts, evidence, row):
+def test_size_column_is_the_weights_file_keras_writes(application_facts, evidence, measure,
+                                                      row):
     """The table's Size (MB) is the size of the model's weights file, within 5% (in MiB)."""
     facts = application_facts(row.name)
     evidence(size_comparison(row, facts))
     measured = facts.weights_file_bytes / MIB
+    measure(model=row.name, column="Size (MB)", seed=f"{row.size_mb:g}",
+            measured=f"{measured:.1f} MiB weights file")
     assert abs(measured - row.size_mb) <= SIZE_TOLERANCE * row.size_mb, (
         f"{row.name}: the table says {row.size_mb:g} MB, the weights file is {measured:.1f} MiB"
     )
@@ -297,10 +301,13 @@ def test_efficientnetb0_weights_file_is_about_21_mib(application_facts, evidence
 
 @pytest.mark.claim("q4-table-depth")
 @pytest.mark.parametrize("row", table_params())
-def test_depth_column_is_reproduced_by_a_layer_count(application_facts, evidence, row):
+def test_depth_column_is_reproduced_by_a_layer_count(application_facts, evidence, measure,
+                                                     row):
     """The table's Depth equals one of the usual depth definitions of the model."""
     depths = application_facts(row.name).depths()
     matching = [name for name, depth in depths.items() if depth == row.depth]
+    measure(model=row.name, column="Depth", seed=row.depth,
+            measured=", ".join(f"{name} {depth}" for name, depth in depths.items()))
     evidence(f"{row.name}: table {row.depth} = {' and '.join(matching) or 'no definition'} "
              f"({', '.join(f'{name} {depth}' for name, depth in depths.items())})")
     assert matching, f"no definition gives {row.depth}: {depths}"
@@ -337,9 +344,12 @@ def median_inference_ms(keras, names, warmup: int = 3, repeats: int = 15) -> lis
     return list(1000 * np.median(times, axis=0))
 
 
-def assert_ranked_like_the_table(keras, evidence, column: str) -> None:
+def assert_ranked_like_the_table(keras, evidence, measure, column: str) -> None:
     table = [getattr(ROWS[name], column) for name in TIMED_ROWS]
     measured = median_inference_ms(keras, TIMED_ROWS)
+    for name, t, m in zip(TIMED_ROWS, table, measured, strict=True):
+        measure(model=name, column=f"{column.split('_')[0].upper()} ms", seed=t,
+                measured=round(m, 1))
     rho = spearman_rho(table, measured)
     comparison = f"Spearman rho {rho:.2f} over {len(TIMED_ROWS)} models; " + ", ".join(
         f"{name} table {t:g} ms measured {m:.1f} ms"
@@ -367,17 +377,19 @@ def gpu_visible(environment) -> bool:
 
 @pytest.mark.bench
 @pytest.mark.claim("q4-table-cpu-time")
-def test_cpu_inference_times_rank_the_models_like_the_table(keras, environment, evidence):
+def test_cpu_inference_times_rank_the_models_like_the_table(keras, environment, evidence,
+                                                           measure):
     """Batch-1 CPU inference times, median of repeats, order the models as the table does."""
     if gpu_visible(environment):
         pytest.skip("a GPU is visible: the backend would not time the CPU")
-    assert_ranked_like_the_table(keras, evidence, "cpu_ms")
+    assert_ranked_like_the_table(keras, evidence, measure, "cpu_ms")
 
 
 @pytest.mark.bench
 @pytest.mark.claim("q4-table-gpu-time")
-def test_gpu_inference_times_rank_the_models_like_the_table(keras, environment, evidence):
+def test_gpu_inference_times_rank_the_models_like_the_table(keras, environment, evidence,
+                                                           measure):
     """Batch-1 GPU inference times, median of repeats, order the models as the table does."""
     if not gpu_visible(environment):
         pytest.skip(f"no GPU visible to the {environment.backend} backend here")
-    assert_ranked_like_the_table(keras, evidence, "gpu_ms")
+    assert_ranked_like_the_table(keras, evidence, measure, "gpu_ms")
