@@ -138,8 +138,8 @@ def bench(session: nox.Session) -> None:
     env = install_environment(session, DEFAULT_ENV)
     # A benchmark's verdict is a measured number on a noisy machine: it is reported (drift
     # included) beside the audit, and never fails the session.
-    session.run("pytest", *(session.posargs or ["tests"]), "-m", "bench", "--claims-reports",
-                str(REPORTS / "bench"), env=env, success_codes=[0, 1])
+    session.run("pytest", "--claims-reports", str(REPORTS / "bench"), "-m", "bench",
+                *(session.posargs or ["tests"]), env=env, success_codes=[0, 1])
 
 
 STABILITY_SEEDS = (1, 2, 3)

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -96,16 +105,16 @@ sys.meta_path.insert(0, _NoKeras())
 """
 
 
-def run_without_keras(code: str, *args: str, timeout: float = 300):
-    """Run `code` in a fresh Python (same interpreter and environment variables) where importing
-    `keras` or `tf_keras` raises; `args` become `sys.argv[1:]`. Returns the CompletedProcess."""
-    import subprocess
-    import sys
-    import textwrap
-
-    script = _KERAS_BLOCKER + textwrap.dedent(code)
-    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
-                          timeout=timeout)
+def run_python(code: str, *args: str, block_keras: bool = False, timeout: float = 600,
+               **env: str | None) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh Python of this environment: `args` become `sys.argv[1:]`, `env`
+    changes variables (None unsets one), and with `block_keras` importing `keras` or
+    `tf_keras` raises, as in a serving process."""
+    environ = {k: v for k, v in os.environ.items() if k not in env}
+    environ.update({k: v for k, v in env.items() if v is not None})
+    script = (_KERAS_BLOCKER if block_keras else "") + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", script, *args], env=environ,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def stderr_tail(proc, lines: int = 3) -> str:
@@ -115,17 +124,8 @@ def stderr_tail(proc, lines: int = 3) -> str:
 
 
 def run_child(code: str, **env: str | None) -> dict:
-    """Run `code` in a fresh Python of this environment with `env` changed (None unsets a
-    variable); the code reports by printing one JSON object as its last line of stdout."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    environ = {k: v for k, v in os.environ.items() if k not in env}
-    environ.update({k: v for k, v in env.items() if v is not None})
-    proc = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
-                          text=True, timeout=600)
+    """`run_python` for code that reports by printing one JSON object as its last line."""
+    proc = run_python(code, **env)
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(f"child Python exited {proc.returncode}: {stderr_tail(proc, 5)}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -133,8 +133,6 @@ def run_child(code: str, **env: str | None) -> dict:
 
 def tensorflow_or_skip(what: str):
     """TensorFlow, for a check that needs tf.data; not installed here means not applicable."""
-    import importlib.util
-
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip(f"{what} needs TensorFlow (tf.data), which this environment does not install")
     import tensorflow as tf
@@ -142,26 +140,15 @@ def tensorflow_or_skip(what: str):
     return tf
 
 
-def applications(keras):
-    """keras.applications; Keras 2.12 does not import the submodule with the package."""
-    import importlib
-
-    return importlib.import_module(f"{keras.__name__}.applications")
-
-
 def keras_submodule(keras, name: str):
-    """`keras.<name>` imported by name: Keras 2.12 does not load some submodules eagerly."""
-    import importlib
-
+    """`keras.<name>` imported by name: Keras 2.12 does not load some submodules (applications,
+    preprocessing.image) with the package."""
     return importlib.import_module(f"{keras.__name__}.{name}")
 
 
 def require_graphviz() -> None:
     """plot_model and model_to_dot need the pydot package and Graphviz's `dot` program; without
     them this environment cannot check the claim, which is an error, never a refutation."""
-    import importlib.util
-    import shutil
-
     missing = [what for what, found in (("the pydot package", importlib.util.find_spec("pydot")),
                                         ("Graphviz's dot program", shutil.which("dot")))
                if not found]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -16,7 +14,7 @@ from hypothesis import strategies as st
 from tests.checks import (
     assert_rejected,
     random_array,
-    run_without_keras,
+    run_python,
     skip_unless_trainable,
     stderr_tail,
     to_numpy,
@@ -293,8 +291,8 @@ def deployed(keras, environment, tmp_path_factory):
         result["export_error"] = f"model.export raised {type(exc).__name__}: {exc}"[:400]
         return result
     np.save(root / "x.npy", x)
-    result["proc"] = run_without_keras(SERVE_AND_LITE, str(root / "exported"),
-                                       str(root / "x.npy"), str(root))
+    result["proc"] = run_python(SERVE_AND_LITE, str(root / "exported"), str(root / "x.npy"),
+                                str(root), block_keras=True)
     return result
 
 
@@ -331,12 +329,10 @@ def reexported(deployed):
     root = deployed["dir"]
     deployed["model"].save(str(root / "model.keras"))
     np.save(root / "x.npy", deployed["x"])
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    step = subprocess.run([sys.executable, "-c", REEXPORT, str(root / "model.keras"),
-                           str(root / "exported")], capture_output=True, text=True, env=env,
-                          timeout=300)
-    proc = step if step.returncode else run_without_keras(
-        SERVE_AND_LITE, str(root / "exported"), str(root / "x.npy"), str(root))
+    step = run_python(REEXPORT, str(root / "model.keras"), str(root / "exported"),
+                      KERAS_BACKEND="tensorflow")
+    proc = step if step.returncode else run_python(
+        SERVE_AND_LITE, str(root / "exported"), str(root / "x.npy"), str(root), block_keras=True)
     return {**deployed, "export_error": None, "proc": proc}
 
 

@@ -10,7 +10,7 @@ from graphlib import TopologicalSorter
 import numpy as np
 import pytest
 
-from tests.checks import applications, random_array, skip_unless_trainable
+from tests.checks import keras_submodule, random_array, skip_unless_trainable
 
 # The seed's table (question 4), row for row: name, size (MB), parameters (millions), depth,
 # CPU and GPU time (ms) per inference step. The accuracy columns are untestable here.
@@ -132,7 +132,7 @@ def longest_paths(model, weighted: set[str]) -> tuple[int, int]:
 
 
 def measure_application(keras, name: str, folder) -> ApplicationFacts:
-    model = getattr(applications(keras), name)(weights=None)
+    model = getattr(keras_submodule(keras, "applications"), name)(weights=None)
     weighted = {layer.name for layer in model.layers if layer.weights}
     # `.weights.h5` is the name Keras 3 requires; Keras 2 writes HDF5 for any `.h5` name.
     path = folder / f"{name}.weights.h5"
@@ -234,7 +234,7 @@ def test_a_multi_head_attention_block_learns_a_sequence_task(keras, environment,
 def test_applications_load_imagenet_weights(keras, evidence):
     """keras.applications provides ImageNet-pretrained models (here the smallest MobileNet)."""
     try:
-        model = applications(keras).MobileNet(
+        model = keras_submodule(keras, "applications").MobileNet(
             weights="imagenet", alpha=0.25, input_shape=(128, 128, 3)
         )
     except Exception as exc:  # get_file's offline failure is a bare Exception
@@ -248,7 +248,7 @@ def test_applications_load_imagenet_weights(keras, evidence):
 @pytest.mark.claim("q4-table-models-exist")
 def test_every_model_of_the_table_is_in_keras_applications(keras, evidence):
     """All 23 models of the seed's table are constructors in keras.applications."""
-    apps = applications(keras)
+    apps = keras_submodule(keras, "applications")
     missing = [row.name for row in TABLE if not callable(getattr(apps, row.name, None))]
     evidence(f"{len(TABLE) - len(missing)}/{len(TABLE)} present; missing: {missing or 'none'}")
     assert not missing, f"not in keras.applications: {missing}"
@@ -330,7 +330,7 @@ def spearman_rho(a, b) -> float:
 def median_inference_ms(keras, names, warmup: int = 3, repeats: int = 15) -> list[float]:
     """Median wall time (ms) of predict_on_batch on one image, per model. The rounds go over
     all models in turn, so a slow spell of a shared machine hits every model alike."""
-    models = [getattr(applications(keras), name)(weights=None) for name in names]
+    models = [getattr(keras_submodule(keras, "applications"), name)(weights=None) for name in names]
     images = [random_array((1, *model.input_shape[1:])) for model in models]
     for model, image in zip(models, images, strict=True):
         for _ in range(warmup):

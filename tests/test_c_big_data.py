@@ -362,9 +362,22 @@ def train_from_disk(*paths) -> list[dict]:
     return run_child(DISK_CHILD, DISK_DATASETS=os.pathsep.join(map(str, paths)))
 
 
+def grown_kib(run: dict) -> int:
+    """How far the child's peak memory rose above its start, in KiB."""
+    return run["peak_kib"] - run["start_kib"]
+
+
+def assert_memory_bounded(big: dict, small: dict, extra_bytes: int) -> None:
+    """The catalog's bound: the bigger file may raise the peak by MEMORY_SHARE of its extra
+    size at most."""
+    growth = (grown_kib(big) - grown_kib(small)) * 1024
+    assert growth < MEMORY_SHARE * extra_bytes, (
+        f"peak grew {growth >> 20} MiB for {extra_bytes >> 20} MiB more data")
+
+
 def describe_peak(run: dict) -> str:
-    grew = (run["peak_kib"] - run["start_kib"]) / 1024
-    return f"{run['peak_kib'] / 1024:.0f} MiB (+{grew:.0f} over start, {run['steps']} steps)"
+    return (f"{run['peak_kib'] / 1024:.0f} MiB (+{grown_kib(run) / 1024:.0f} over start, "
+            f"{run['steps']} steps)")
 
 
 def sparse_file(directory, size: int):
@@ -398,13 +411,13 @@ def test_training_from_a_1gib_file_needs_no_more_memory_than_from_1mib(environme
     """Fed batch by batch from disk, a 1 GiB dataset trains with about the memory of 1 MiB."""
     skip_unless_trainable(environment)
     big, small = child_runs["disk"].result()
-    growth = (big["peak_kib"] - big["start_kib"]) - (small["peak_kib"] - small["start_kib"])
+    growth = grown_kib(big) - grown_kib(small)
     evidence("peak RSS (VmHWM reset after a warm-up epoch; batches read without mmap; one child, "
              "1 GiB file first): "
              f"1 MiB file {describe_peak(small)}; 1 GiB file {describe_peak(big)}; growth "
              f"difference {growth / 1024:.0f} MiB, bound {MEMORY_SHARE:.0%} of 1023 MiB")
     assert big["steps"] == 256 and small["steps"] == 1
-    assert growth * 1024 < MEMORY_SHARE * (BIG_FILE - SMALL_FILE)
+    assert_memory_bounded(big, small, BIG_FILE - SMALL_FILE)
 
 
 @pytest.mark.bench
@@ -412,6 +425,11 @@ def test_training_from_a_1gib_file_needs_no_more_memory_than_from_1mib(environme
 def test_peak_memory_per_file_size(environment, tmp_path, evidence):
     """Peak RSS of disk-backed training for 1 MiB to 4 GiB files, each in its own child."""
     skip_unless_trainable(environment)
+    runs = {}
     for size in (1 << 20, 1 << 26, 1 << 28, 1 << 30, 1 << 32):
-        [run] = train_from_disk(sparse_file(tmp_path, size))
-        evidence(f"{size >> 20} MiB file: peak {describe_peak(run)}")
+        [runs[size]] = train_from_disk(sparse_file(tmp_path, size))
+        evidence(f"{size >> 20} MiB file: peak {describe_peak(runs[size])}")
+    # the catalog's bound is stated from 1 GiB up; below it the fixed ~15 MiB of a first
+    # batch pipeline is reported, not judged
+    for size in (1 << 30, 1 << 32):
+        assert_memory_bounded(runs[size], runs[1 << 20], size - (1 << 20))

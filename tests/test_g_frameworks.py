@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from packaging.version import Version
 
-from tests.checks import applications, random_array, run_child, skip_unless_trainable
+from tests.checks import keras_submodule, random_array, run_child, skip_unless_trainable
 
 # Runs in a fresh Python: imports the Keras under audit (with the modules named in PROBE_BLOCK
 # made unimportable) and applies one Dense layer; prints what happened as JSON.
@@ -63,8 +63,9 @@ def outcome(report: dict) -> str:
 @pytest.mark.parametrize("name", ["VGG16", "ResNet50", "InceptionV3"])
 def test_applications_offer_imagenet_pretrained_models(keras, name):
     """The seed: Keras provides pre-trained models such as VGG16, ResNet and Inception."""
-    assert hasattr(applications(keras), name), f"keras.applications has no {name}"
-    default = inspect.signature(getattr(applications(keras), name)).parameters["weights"].default
+    apps = keras_submodule(keras, "applications")
+    assert hasattr(apps, name), f"keras.applications has no {name}"
+    default = inspect.signature(getattr(apps, name)).parameters["weights"].default
     assert default == "imagenet", f"{name} defaults to weights={default!r}"
 
 
@@ -76,7 +77,7 @@ def test_frozen_base_keeps_its_weights_while_the_new_head_trains(
     """A frozen application (include_top=False) with new layers at its end: fit trains only the
     new head, every base weight (BatchNormalization statistics included) stays as it was."""
     skip_unless_trainable(environment)
-    base = getattr(applications(keras), name)(
+    base = getattr(keras_submodule(keras, "applications"), name)(
         include_top=False, weights=None, input_shape=TRANSFER_INPUT
     )
     base.trainable = False
@@ -166,6 +167,8 @@ def test_unconfigured_keras_imports_tensorflow(probe, tmp_path, evidence):
 
 
 SPEED_SAMPLES, SPEED_BATCH, SPEED_EPOCHS, SPEED_REPEATS = 4096, 64, 2, 3
+# "About the same speed" (the catalog statement of q16-speed-on-par-with-tensorflow).
+SAME_SPEED = (0.67, 1.5)
 # Child Python: the same fit benchmark on the backend named by KERAS_BACKEND.
 SPEED_PROBE = """
 import json
@@ -179,6 +182,13 @@ print(json.dumps({"backend": keras.backend.backend(), "steps_per_s": fit_steps_p
 def speed_data():
     x = random_array((SPEED_SAMPLES, 32), seed=1)
     return x, x.sum(axis=1, keepdims=True)
+
+
+def assert_about_as_fast(speed: float, reference: float, what: str) -> None:
+    """The catalog's rule for "about the same speed", applied to one run's measured ratio."""
+    low, high = SAME_SPEED
+    assert low <= speed / reference <= high, (
+        f"{what}: ratio {speed / reference:.2f} is outside {low}-{high}")
 
 
 def best_steps_per_second(train_epochs) -> float:
@@ -246,8 +256,7 @@ def test_fit_speed_against_a_plain_tensorflow_loop(keras, environment, evidence)
     fit, plain = fit_steps_per_second(keras), tensorflow_steps_per_second(tf)
     evidence(f"{environment.backend} fit {fit:.0f} steps/s, plain TensorFlow loop {plain:.0f} "
              f"steps/s: ratio {fit / plain:.2f}")
-    # the catalog's rule for "about the same", applied to one run's measured ratio
-    assert 0.67 <= fit / plain <= 1.5, f"ratio {fit / plain:.2f} is outside 0.67-1.5"
+    assert_about_as_fast(fit, plain, "fit against the plain TensorFlow loop")
 
 
 @pytest.mark.bench
@@ -262,6 +271,8 @@ def test_fit_speed_on_each_installed_backend(environment, evidence):
     speeds = {b: run_child(SPEED_PROBE, KERAS_BACKEND=b)["steps_per_s"]
               for b in ("tensorflow", "jax", "torch") if find_spec(b)}
     evidence("fit steps/s by backend: " + ", ".join(f"{b} {s:.0f}" for b, s in speeds.items()))
+    for backend, speed in speeds.items():
+        assert_about_as_fast(speed, speeds["tensorflow"], f"fit on {backend} against tensorflow")
 
 
 # --- question 17: TensorFlow for beginners ----------------------------------------------------
