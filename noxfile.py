@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,8 @@ REPORTS = ROOT / "reports"
 AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy", "pydot==4.0.1",
                "pytest-xdist>=3.5"]
 # Measured on the default environment, 2 cores: 43.2 s with one process, 30.6 s with -n 2.
-AUDIT_WORKERS = ["-n", "2"]
+# loadgroup: the tests of one pretrained model share a worker, which builds it once.
+AUDIT_WORKERS = ["-n", "2", "--dist", "loadgroup"]
 TORCH = "torch==2.13.0+cpu"
 DEFAULT_ENV = "keras-3.15.1-tensorflow"
 KERAS_HUB_DEPS = ["absl-py", "regex", "rich", "kagglehub", "kagglesdk==0.1.28", "sentencepiece",
@@ -57,6 +59,9 @@ ENVIRONMENTS: dict[str, dict] = {
     "keras-3.15.1-openvino": dict(
         pins=["keras==3.15.1", "openvino==2026.4.1", "scipy"], tags=["keras3", "newest"],
     ),
+    # the last release before the 2026 security fixes (tests/test_a_deployment.py)
+    "keras-3.13.1-tensorflow": dict(pins=["keras==3.13.1", "tensorflow-cpu==2.21.0"],
+                                    tags=["keras3"]),
     "keras-3.10.0-tensorflow": dict(pins=["keras==3.10.0", "tensorflow-cpu==2.19.1"],
                                     tags=["keras3"]),
     "keras-3.8.0-tensorflow": dict(pins=["keras==3.8.0", "tensorflow-cpu==2.18.1"],
@@ -106,6 +111,12 @@ def install_environment(session: nox.Session, env_id: str) -> dict[str, str]:
     if spec.get("no_deps"):
         session.install("--no-deps", *spec["no_deps"])
     session.install("--no-deps", "-e", str(ROOT))
+    return environment_variables(env_id)
+
+
+def environment_variables(env_id: str) -> dict[str, str]:
+    """What a process of environment `env_id` runs with."""
+    spec = ENVIRONMENTS[env_id]
     return {
         "KERAS_BACKEND": spec["backend"],
         # keep bytecode in the venv: it halves the start-up of TensorFlow
@@ -129,7 +140,24 @@ def run_audit(session: nox.Session, env: dict[str, str], reports: Path, *args: s
 def audit(session: nox.Session, env_id: str) -> None:
     """Audit every claim in one environment; writes reports/<env-id>.json and .xml."""
     env = install_environment(session, env_id)
-    run_audit(session, env, REPORTS, "-m", "not bench", *AUDIT_WORKERS)
+    run_audit(session, env, REPORTS, "-m", "not bench", "--slow", *AUDIT_WORKERS)
+
+
+def audit_python(env_id: str) -> Path:
+    """The Python of the venv that nox made for `audit(<env_id>)`."""
+    return ROOT / ".nox" / ("audit-" + re.sub(r"[^\w]+", "-", env_id)) / "bin" / "python"
+
+
+@nox.session(python=False)
+def portability(session: nox.Session) -> None:
+    """Regenerate fixtures/portability/: every environment of the matrix saves the same fixed
+    model (.keras and .h5); every audit then loads every file (q1-portable-files)."""
+    missing = [e for e in ENVIRONMENTS if not audit_python(e).exists()]
+    if missing:
+        session.error(f"no audit venv for {missing}: run `nox -t audit` first")
+    for env_id in ENVIRONMENTS:
+        session.run(str(audit_python(env_id)), str(ROOT / "fixtures" / "portability" / "make.py"),
+                    env=environment_variables(env_id))
 
 
 @nox.session(python="3.11")

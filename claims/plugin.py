@@ -133,6 +133,11 @@ class ClaimsPlugin:
             keep = [i for i in items if (self.claim_of(i) or ("",))[0] in only]
             self.config.hook.pytest_deselected(items=[i for i in items if i not in keep])
             items[:] = keep
+        if not self.config.getoption("claims_slow"):
+            slow = [i for i in items if i.get_closest_marker("slow")]
+            if slow:
+                self.config.hook.pytest_deselected(items=slow)
+                items[:] = [i for i in items if not i.get_closest_marker("slow")]
         for item in items:
             tied = self.claim_of(item)
             if tied is None:
@@ -315,6 +320,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--claim", dest="claims_only", action="append", metavar="ID",
         help="run only the tests of this claim (repeatable)",
     )
+    group.addoption(
+        "--slow", dest="claims_slow", action="store_true",
+        help="also run the slow group (the whole pretrained-model table); the nox audit does",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -322,6 +331,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "claim(id, correction=False): ties a test to a catalog claim; "
         "correction=True checks the claim's correction")
+    config.addinivalue_line("markers", "slow: runs only with --slow (every nox audit passes it)")
+    # pytest-xdist registers it when installed; a run without xdist still accepts the mark
+    config.addinivalue_line("markers", "xdist_group(name): tests that one xdist worker runs")
     try:
         plugin = ClaimsPlugin(config)
     except catalog.CatalogError as exc:

@@ -358,11 +358,12 @@ def _same_evidence(claim: dict, envs: list[str]) -> list[tuple[list[str], dict]]
 
 def measurement_tables(merged: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """Per claim with measured rows: (claim id, columns, rows), one row per environment and
-    measurement, so the seed's numbers stand beside what each environment measured."""
+    measurement, so the seed's numbers stand beside what each environment measured. Rows that
+    name a `table` go to `cross_tables` instead."""
     tables = []
     for c in merged["claims"]:
         rows = [(env_id, m) for env_id, v in c["verdicts"].items()
-                for m in v.get("measurements", [])]
+                for m in v.get("measurements", []) if "table" not in m]
         if rows:
             keys = list(dict.fromkeys(k for _, m in rows for k in m))
             tables.append((c["id"], ["environment", *keys],
@@ -370,11 +371,45 @@ def measurement_tables(merged: dict) -> list[tuple[str, list[str], list[list[str
     return tables
 
 
+def cross_tables(merged: dict) -> list[dict]:
+    """Measurements `measure(table=T, row=R, cell=C, verdict=V, detail=D)`: one table per T,
+    R x environment, each cell C coloured by V; D says why, for the cells that have one."""
+    envs = [e["id"] for e in merged["environments"]]
+    tables: dict[str, dict] = {}
+    for c in merged["claims"]:
+        for env_id, v in c["verdicts"].items():
+            for m in v.get("measurements", []):
+                if "table" in m:
+                    table = tables.setdefault(m["table"], {"title": m["table"], "cells": {}})
+                    table["cells"][(str(m["row"]), env_id)] = m
+    for table in tables.values():
+        table["rows"] = sorted({row for row, _ in table["cells"]})
+        table["columns"] = [e for e in envs if any(col == e for _, col in table["cells"])]
+    return list(tables.values())
+
+
 def _measurement_lines(merged: dict, t: dict) -> list[str]:
     lines = []
     for claim_id, columns, rows in measurement_tables(merged):
         lines += ["", f"### {t['measured']}: {claim_id}", "", "| " + " | ".join(columns) + " |",
                   "|---" * len(columns) + "|"] + ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def _cross_lines(merged: dict) -> list[str]:
+    lines = []
+    for table in cross_tables(merged):
+        cells = table["cells"]
+        lines += ["", f"## {table['title']}", "", "| | " + " | ".join(table["columns"]) + " |",
+                  "|---" * (len(table["columns"]) + 1) + "|"]
+        lines += ["| " + row + " | " + " | ".join(
+            str(cells.get((row, col), {}).get("cell", "-")) for col in table["columns"]) + " |"
+            for row in table["rows"]]
+        why: dict[str, list[str]] = {}
+        for (row, col), m in cells.items():
+            if m.get("detail"):
+                why.setdefault(str(m["detail"]), []).append(f"{row} in {col}")
+        lines += [""] + [f"- {', '.join(where)}: {detail}" for detail, where in why.items()]
     return lines
 
 
@@ -397,6 +432,7 @@ def render_markdown(merged: dict, lang: str = "en") -> str:
         for c, e, v in drift
     ] or [t["no_drift"]]
     lines += _measurement_lines(merged, t)
+    lines += _cross_lines(merged)
     lines += ["", f"## {t['claims']}", "", "| " + t["claim"] + " | " + " | ".join(envs) + " |",
               "|---" * (len(envs) + 1) + "|"]
     for c in merged["claims"]:
@@ -475,6 +511,17 @@ def render_html(merged: dict, lang: str = "en") -> str:
                    + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>"
                    + "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>"
                              for r in rows) + "</table>")
+    for table in cross_tables(merged):
+        out.append(f"<h2>{esc(table['title'])}</h2><table class='cross'><tr><th></th>"
+                   + "".join(f"<th>{esc(c)}</th>" for c in table["columns"]) + "</tr>")
+        for row in table["rows"]:
+            cells = [table["cells"].get((row, col)) for col in table["columns"]]
+            out.append(f"<tr><td>{esc(row)}</td>" + "".join(
+                "<td>-</td>" if m is None else
+                f"<td class='{esc(str(m.get('verdict', '')))}' "
+                f"title='{esc(str(m.get('detail', '')))}'>{esc(str(m['cell']))}</td>"
+                for m in cells) + "</tr>")
+        out.append("</table>")
     out.append(f"<h2>{esc(t['claims'])}</h2>")
     out.append(f"<label>{esc(t['filter'])}: <select id='filter' "
                "onchange='filterRows(this.value)'>"

@@ -288,3 +288,28 @@ def test_measured_rows_make_a_table_beside_the_seeds_numbers(run_files, tmp_path
     md = report.render_markdown(merged)
     assert "| keras-3.15.1-tensorflow | VGG19 | Parameters | 143.7M | 143667240 |" in md
     assert "<table class='measured'>" in report.render_html(merged)
+
+
+def test_rows_naming_a_table_make_a_row_by_environment_table(run_files):
+    table = "Portability: file saved by (row) x loaded by (column)"
+    runs = []
+    for env_id, cell in (("keras-3.15.1-tensorflow", "loads and matches"),
+                         ("keras-2.15.0-tensorflow", "fails")):
+        run = make_run(env_id, {"q1-portable": "holds"})
+        run["claims"][0]["measurements"] = [
+            {"table": table, "row": "keras-3.15.1-jax.keras", "cell": cell,
+             "verdict": "holds" if cell != "fails" else "refuted",
+             **({"detail": "TypeError: cannot deserialize"} if cell == "fails" else {})}]
+        runs.append(run)
+    merged = report.merge(run_files(*runs))
+    assert report.measurement_tables(merged) == []  # not also a seed-vs-measured table
+    [cross] = report.cross_tables(merged)
+    assert cross["rows"] == ["keras-3.15.1-jax.keras"]
+    assert cross["columns"] == ["keras-3.15.1-tensorflow", "keras-2.15.0-tensorflow"]
+    md = report.render_markdown(merged)
+    assert f"## {table}" in md
+    assert "| keras-3.15.1-jax.keras | loads and matches | fails |" in md
+    assert ("- keras-3.15.1-jax.keras in keras-2.15.0-tensorflow: TypeError: cannot deserialize"
+            in md)
+    page = report.render_html(merged)
+    assert "<td class='refuted' title='TypeError: cannot deserialize'>fails</td>" in page

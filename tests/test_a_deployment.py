@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from claims.plugin import describe
 from tests.checks import (
     assert_rejected,
     random_array,
@@ -359,3 +362,68 @@ def test_tflite_conversion_runs_with_same_outputs(deployed, evidence):
     if "ai_edge_litert" in deployed["proc"].stderr:
         evidence("tf.lite.Interpreter warns it is deprecated in favour of ai_edge_litert")
     np.testing.assert_allclose(out, deployed["expected"], **GRAPH)
+
+
+# --- beyond the seed: files moved between environments ---------------------------------------
+
+PORTABILITY = Path(__file__).resolve().parent.parent / "fixtures" / "portability"
+PORTABILITY_TABLE = "Portability: file saved by (row) x loaded by (column)"
+# What each name holds when `save` writes the format the name promises.
+PROMISED_FORMAT = {".keras": "keras-zip", ".h5": "hdf5"}
+
+
+def portability_model():
+    """fixtures/portability/make.py, which builds the fixed model every file holds."""
+    spec = importlib.util.spec_from_file_location("portability_make", PORTABILITY / "make.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def portability_files():
+    """Every file of fixtures/portability/, labelled by the environment that saved it (and the
+    format, where it is not the one the name promises)."""
+    params = []
+    for record_path in sorted(PORTABILITY.glob("*.json")):
+        record = json.loads(record_path.read_text())
+        for suffix, written in record["files"].items():
+            name = f"{record['environment']}{suffix}"
+            label = name + ("" if written == PROMISED_FORMAT[suffix] else f" ({written})")
+            params.append(pytest.param(PORTABILITY / name, label, id=name))
+    return params
+
+
+@pytest.fixture(scope="module")
+def portable_reference(keras):
+    """The fixed model built here, and its predictions on the fixed input."""
+    make = portability_model()
+    model = make.build(keras)
+    return model.get_weights(), model.predict(make.sample_input(), verbose=0), make.sample_input()
+
+
+@pytest.mark.claim("q1-portable-files")
+@pytest.mark.parametrize(("path", "label"), portability_files())
+def test_a_file_saved_in_any_environment_loads_here_with_the_same_model(
+        keras, measure, portable_reference, path, label):
+    """load_model reads the file another Keras version or backend saved (fixtures/portability,
+    `nox -s portability`): the same weights, and the predictions of the same model built here."""
+    try:
+        model = keras.models.load_model(str(path), compile=False)
+    except Exception as exc:  # failing to load is this claim's refutation, recorded per cell
+        measure(table=PORTABILITY_TABLE, row=label, cell="fails", verdict="refuted",
+                detail=describe(exc))
+        raise AssertionError(f"{path.name} does not load: {describe(exc)}") from exc
+    weights, expected, x = portable_reference
+    got = model.predict(x, verbose=0)
+    same_weights = len(weights) == len(model.get_weights()) and all(
+        np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))
+    # the same weights through the same kernels: only a different graph could round otherwise
+    same = same_weights and got.shape == expected.shape and np.allclose(got, expected, **GRAPH)
+    detail = ("weights differ" if not same_weights
+              else f"max abs prediction difference {np.max(np.abs(got - expected)):.1e}")
+    if same:
+        measure(table=PORTABILITY_TABLE, row=label, cell="loads and matches", verdict="holds")
+    else:
+        measure(table=PORTABILITY_TABLE, row=label, cell="loads but differs", verdict="refuted",
+                detail=detail)
+    assert same, f"{path.name} loads but holds another model: {detail}"
