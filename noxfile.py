@@ -140,7 +140,36 @@ def run_audit(session: nox.Session, env: dict[str, str], reports: Path, *args: s
 def audit(session: nox.Session, env_id: str) -> None:
     """Audit every claim in one environment; writes reports/<env-id>.json and .xml."""
     env = install_environment(session, env_id)
-    run_audit(session, env, REPORTS, "-m", "not bench", "--slow", *AUDIT_WORKERS)
+    run_audit(session, env, REPORTS, "-m", "not bench and not tfjs", "--slow", *AUDIT_WORKERS)
+
+
+# The TF.js route per Keras version: environment -> the tf-keras of its TensorFlow, which the
+# converter imports. tensorflowjs goes in with --no-deps: it declares TF Decision Forests, which
+# pins the full `tensorflow` and conflicts with tensorflow-cpu 2.21 ("tensorflow-decision-forests
+# >=1.5.0 ... tensorflow-cpu==2.21.0 and tensorflowjs>=4.22.0 are incompatible"). No tf-keras
+# exists for TensorFlow 2.12, so Keras 2.12 has no TF.js run.
+TENSORFLOWJS = "tensorflowjs==4.22.0"
+TFJS_ENVIRONMENTS = {
+    "keras-3.15.1-tensorflow": "tf-keras==2.21.0",
+    "keras-3.15.1-jax": "tf-keras==2.21.0",
+    "keras-3.0.5-tensorflow": "tf-keras==2.16.0",
+    "keras-2.15.0-tensorflow": "tf-keras==2.15.1",
+    "tf_keras-2.21.0-tensorflow": "tf-keras==2.21.0",
+}
+
+
+@nox.session(python="3.11")
+@nox.parametrize("env_id", [nox.param(i, id=i, tags=["tfjs", "audit"])
+                            for i in TFJS_ENVIRONMENTS])
+def tfjs(session: nox.Session, env_id: str) -> None:
+    """The TF.js claim in one environment: converted by tensorflowjs, run by @tensorflow/tfjs
+    under Node.js (tests/tfjs, `npm ci`). Writes reports/tfjs/<env-id>.json."""
+    env = install_environment(session, env_id)
+    session.install("--no-deps", TENSORFLOWJS, TFJS_ENVIRONMENTS[env_id])
+    node = ROOT / "tests" / "tfjs"
+    if not (node / "node_modules" / "@tensorflow" / "tfjs").is_dir():
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", str(node), external=True)
+    run_audit(session, env, REPORTS / "tfjs", "-m", "tfjs")
 
 
 def audit_python(env_id: str) -> Path:
@@ -317,9 +346,10 @@ def report(session: nox.Session) -> None:
     session.install("-e", str(ROOT))
     # per-run files are named by environment id; audit.json is the merged output
     args = sorted(str(p) for p in REPORTS.glob("*-*-*.json"))
-    bench_runs = sorted(str(p) for p in (REPORTS / "bench").glob("*-*-*.json"))
-    if bench_runs:
-        args += ["--bench", *bench_runs]
+    for extra in ("bench", "tfjs"):
+        runs = sorted(str(p) for p in (REPORTS / extra).glob("*-*-*.json"))
+        if runs:
+            args += [f"--{extra}", *runs]
     for name in ("timing", "stability"):
         if (REPORTS / f"{name}.json").exists():
             args += [f"--{name}", str(REPORTS / f"{name}.json")]

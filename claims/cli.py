@@ -128,7 +128,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         merged = write_report(args.files, Path(args.out), args.lang, args.bench, args.timing,
-                              args.stability)
+                              args.stability, args.tfjs)
     except ReportError as exc:
         print(f"claims report: {exc}", file=sys.stderr)
         return 2
@@ -220,6 +220,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--lang", default="en", choices=["en", "vi"])
     r.add_argument("--bench", nargs="*", default=[], type=Path, metavar="FILE",
                    help="per-run files of the bench session, merged beside the audit")
+    r.add_argument("--tfjs", nargs="*", default=[], type=Path, metavar="FILE",
+                   help="per-run files of the tfjs sessions, merged beside the audit")
     r.add_argument("--timing", type=Path, help="timing.json written by the audit runs")
     r.add_argument("--stability", type=Path, help="stability.json of the stability session")
     r.set_defaults(func=cmd_report)

@@ -357,7 +357,9 @@ def environment() -> catalog.Environment:
 @pytest.fixture
 def measure(request: pytest.FixtureRequest):
     """Record one row comparing a number of the seed with the measured one, for the report's
-    table: `measure(model="VGG16", column="Parameters", seed="138.4M", measured=138357544)`."""
+    table: `measure(model="VGG16", column="Parameters", seed="138.4M", measured=138357544)`;
+    or one cell of a row x environment table: `measure(table=T, row=R, cell=C, verdict=V,
+    detail=D)` (the portability and security tables)."""
 
     def add(**row) -> None:
         request.node.user_properties.append((MEASURE_KEY, json.dumps(row)))

@@ -126,27 +126,30 @@ def _load_all(paths: list[Path]) -> list[dict]:
 SEVERITY = ("error", "refuted", "holds", "not-applicable", "untestable")
 
 
-def _combine(audit: dict, bench: dict) -> dict:
-    """One claim checked by the audit (a few cases) and by the bench (all of them): the more
-    severe verdict stands, and the evidence of both is kept."""
-    verdict = min(audit["verdict"], bench["verdict"], key=SEVERITY.index)
+def _combine(audit: dict, extra: dict, source: str) -> dict:
+    """One claim checked by the audit (a few cases) and by a supplementary run (the bench: all
+    of them): the more severe verdict stands, and the evidence of both is kept."""
+    verdict = min(audit["verdict"], extra["verdict"], key=SEVERITY.index)
     seen = {json.dumps(m, sort_keys=True) for m in audit["measurements"]}
     return {"verdict": verdict, "expected": audit["expected"],
-            "drift": audit["drift"] or bench["drift"],
-            "evidence": f"{audit['evidence']} | bench: {bench['evidence']}",
+            "drift": audit["drift"] or extra["drift"],
+            "evidence": f"{audit['evidence']} | {source}: {extra['evidence']}",
             "measurements": audit["measurements"] + [
-                m for m in bench["measurements"] if json.dumps(m, sort_keys=True) not in seen]}
+                m for m in extra["measurements"] if json.dumps(m, sort_keys=True) not in seen]}
 
 
-def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
+def merge(paths: list[Path], bench: list[Path] = (), tfjs: list[Path] = ()) -> dict:
     """The merged audit: environments (ordered) and, per claim, the verdict in each.
 
-    `bench` runs (benchmark claims, run apart so the audit stays fast) join the columns of
-    their environments."""
+    Supplementary runs join the columns of their environments: `bench` (benchmark claims, run
+    apart so the audit stays fast) and `tfjs` (the TF.js claims, run in venvs that add the
+    tensorflowjs converter)."""
     if not paths:
         raise ReportError("no report files given (run the audit first: nox -s audit)")
-    runs, bench_runs = _load_all(paths), _load_all(bench)
-    environments = {r["environment"]["id"]: r["environment"] for r in runs + bench_runs}
+    sources = [("audit", _load_all(paths)), ("bench", _load_all(bench)),
+               ("tfjs", _load_all(tfjs))]
+    environments = {r["environment"]["id"]: r["environment"]
+                    for _, runs in sources for r in runs}
     order = sorted(environments.values(), key=lambda e: (
         e["id"].split("-")[0] != "keras", [-p for p in _version(e).release], e["backend"]))
     try:
@@ -154,7 +157,7 @@ def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
     except catalog.CatalogError:
         catalog_order = []
     claims: dict[str, dict] = {}
-    for run, source in [(r, "audit") for r in runs] + [(r, "bench") for r in bench_runs]:
+    for source, run in [(source, r) for source, runs in sources for r in runs]:
         env_id = run["environment"]["id"]
         for c in run["claims"]:
             entry = claims.setdefault(c["id"], {
@@ -170,7 +173,7 @@ def merge(paths: list[Path], bench: list[Path] = ()) -> dict:
             elif source == "audit":
                 raise ReportError(f"run of {env_id}: claim {c['id']!r} appears twice")
             elif c["verdict"] != "untestable":  # every run lists the untestable claims
-                entry["verdicts"][env_id] = _combine(earlier, cell)
+                entry["verdicts"][env_id] = _combine(earlier, cell, source)
     rank = {cid: i for i, cid in enumerate(catalog_order)}
     ordered = sorted(claims.values(), key=lambda c: (rank.get(c["id"], len(rank)), c["id"]))
     return {"schema": SCHEMA_VERSION, "environments": order, "claims": ordered}
@@ -579,11 +582,12 @@ def _load_extra(path: Path | None) -> dict | None:
 
 
 def write_report(paths: list[Path], out_dir: Path, lang: str = "en", bench: list[Path] = (),
-                 timing: Path | None = None, stability: Path | None = None) -> dict:
+                 timing: Path | None = None, stability: Path | None = None,
+                 tfjs: list[Path] = ()) -> dict:
     """Validate every input, then write audit.md, audit.html and audit.json into `out_dir`."""
     if lang not in LABELS:
         raise ReportError(f"unknown language {lang!r}: use one of {sorted(LABELS)}")
-    merged = merge([Path(p) for p in paths], [Path(p) for p in bench])
+    merged = merge([Path(p) for p in paths], [Path(p) for p in bench], [Path(p) for p in tfjs])
     for key, path in (("timing", timing), ("stability", stability)):
         extra = _load_extra(path)
         if extra is not None:
