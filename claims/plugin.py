@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from claims import catalog, target
-from claims.reportio import write_atomic
+from claims.reportio import one_line, write_atomic
 
 SCHEMA_VERSION = 1
 EVIDENCE_KEY = "claims_evidence"
@@ -53,11 +53,6 @@ class TestRecord:
         }
 
 
-def _one_line(text: str, limit: int = 600) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def is_refutation(exc: BaseException) -> bool:
     """Only the claim's own assertion refutes it."""
     if isinstance(exc, BaseExceptionGroup):
@@ -73,7 +68,7 @@ def describe(exc: BaseException) -> str:
     if notes:
         # Fixture arguments (the keras module) say nothing about the counterexample.
         text += " | " + re.sub(r"\s*\w+=<module [^>]*>,?", "", " ".join(notes))
-    return _one_line(text)
+    return one_line(text)
 
 
 def aggregate(records: list[TestRecord]) -> tuple[str, str]:
@@ -165,7 +160,7 @@ class ClaimsPlugin:
         if call.excinfo is None:
             judged = "passed" if call.when == "call" else None
         elif call.excinfo.errisinstance(pytest.skip.Exception):
-            judged, message = "skipped", _one_line(str(call.excinfo.value.msg))
+            judged, message = "skipped", one_line(str(call.excinfo.value.msg))
         elif call.when == "call" and is_refutation(call.excinfo.value):
             judged, message = "failed", describe(call.excinfo.value)
             if self.expected(self.claims[claim_id]) == "refuted" and not correction:
@@ -332,8 +327,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "claim(id, correction=False): ties a test to a catalog claim; "
         "correction=True checks the claim's correction")
     config.addinivalue_line("markers", "slow: runs only with --slow (every nox audit passes it)")
-    # pytest-xdist registers it when installed; a run without xdist still accepts the mark
-    config.addinivalue_line("markers", "xdist_group(name): tests that one xdist worker runs")
     try:
         plugin = ClaimsPlugin(config)
     except catalog.CatalogError as exc:

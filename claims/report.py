@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 from referencing import Registry, Resource
 
 from claims import catalog
-from claims.reportio import write_atomic
+from claims.reportio import one_line, write_atomic
 
 SCHEMA_VERSION = 1
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -408,11 +408,16 @@ def _cross_lines(merged: dict) -> list[str]:
         lines += ["| " + row + " | " + " | ".join(
             str(cells.get((row, col), {}).get("cell", "-")) for col in table["columns"]) + " |"
             for row in table["rows"]]
-        why: dict[str, list[str]] = {}
-        for (row, col), m in cells.items():
-            if m.get("detail"):
-                why.setdefault(str(m["detail"]), []).append(f"{row} in {col}")
-        lines += [""] + [f"- {', '.join(where)}: {detail}" for detail, where in why.items()]
+        lines.append("")
+        for row in table["rows"]:  # per row, the environments that gave the same detail
+            why: dict[str, list[str]] = {}
+            for col in table["columns"]:
+                detail = cells.get((row, col), {}).get("detail")
+                if detail:
+                    why.setdefault(one_line(str(detail), 240), []).append(col)
+            if why:
+                lines.append(f"- **{row}**: " + "; ".join(
+                    f"{', '.join(cols)}: {detail}" for detail, cols in why.items()))
     return lines
 
 

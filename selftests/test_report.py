@@ -309,7 +309,7 @@ def test_rows_naming_a_table_make_a_row_by_environment_table(run_files):
     md = report.render_markdown(merged)
     assert f"## {table}" in md
     assert "| keras-3.15.1-jax.keras | loads and matches | fails |" in md
-    assert ("- keras-3.15.1-jax.keras in keras-2.15.0-tensorflow: TypeError: cannot deserialize"
+    assert ("- **keras-3.15.1-jax.keras**: keras-2.15.0-tensorflow: TypeError: cannot deserialize"
             in md)
     page = report.render_html(merged)
     assert "<td class='refuted' title='TypeError: cannot deserialize'>fails</td>" in page
