@@ -28,6 +28,8 @@ import sys
 import venv
 from pathlib import Path
 
+from claims.reportio import SUPPLEMENTS
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = ROOT / ".nox" / ".bootstrap"
 DEFAULT_ENV = "keras-3.15.1-tensorflow"
@@ -127,8 +129,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from claims.report import ReportError, write_report
 
     try:
-        merged = write_report(args.files, Path(args.out), args.lang, args.bench, args.timing,
-                              args.stability, args.tfjs)
+        supplements = {name: getattr(args, name) for name in SUPPLEMENTS}
+        merged = write_report(args.files, Path(args.out), args.lang, supplements, args.timing,
+                              args.stability)
     except ReportError as exc:
         print(f"claims report: {exc}", file=sys.stderr)
         return 2
@@ -218,10 +221,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("files", nargs="*", type=Path)
     r.add_argument("--out", default="reports")
     r.add_argument("--lang", default="en", choices=["en", "vi"])
-    r.add_argument("--bench", nargs="*", default=[], type=Path, metavar="FILE",
-                   help="per-run files of the bench session, merged beside the audit")
-    r.add_argument("--tfjs", nargs="*", default=[], type=Path, metavar="FILE",
-                   help="per-run files of the tfjs sessions, merged beside the audit")
+    for name, what in SUPPLEMENTS.items():
+        r.add_argument(f"--{name}", nargs="*", default=[], type=Path, metavar="FILE",
+                       help=f"per-run files of {what}, merged beside the audit")
     r.add_argument("--timing", type=Path, help="timing.json written by the audit runs")
     r.add_argument("--stability", type=Path, help="stability.json of the stability session")
     r.set_defaults(func=cmd_report)

@@ -53,6 +53,13 @@ class TestRecord:
         }
 
 
+# Groups of tests a run leaves out unless asked for by the option of the same name.
+OPT_IN_GROUPS = {
+    "slow": "the whole pretrained-model table; the nox table sessions pass it",
+    "tfjs": "the TF.js claim, which needs the converter and Node.js; the nox tfjs sessions",
+}
+
+
 def is_refutation(exc: BaseException) -> bool:
     """Only the claim's own assertion refutes it."""
     if isinstance(exc, BaseExceptionGroup):
@@ -128,11 +135,12 @@ class ClaimsPlugin:
             keep = [i for i in items if (self.claim_of(i) or ("",))[0] in only]
             self.config.hook.pytest_deselected(items=[i for i in items if i not in keep])
             items[:] = keep
-        if not self.config.getoption("claims_slow"):
-            slow = [i for i in items if i.get_closest_marker("slow")]
-            if slow:
-                self.config.hook.pytest_deselected(items=slow)
-                items[:] = [i for i in items if not i.get_closest_marker("slow")]
+        for marker in OPT_IN_GROUPS:
+            if not self.config.getoption(f"claims_{marker}"):
+                left_out = [i for i in items if i.get_closest_marker(marker)]
+                if left_out:
+                    self.config.hook.pytest_deselected(items=left_out)
+                    items[:] = [i for i in items if not i.get_closest_marker(marker)]
         for item in items:
             tied = self.claim_of(item)
             if tied is None:
@@ -268,6 +276,10 @@ class ClaimsPlugin:
         except (OSError, ValueError):
             timing = {}
         slowest = sorted(self.records.values(), key=lambda r: -r.duration_s)[:5]
+        by_file: dict[str, float] = {}
+        for r in self.records.values():
+            name = r.nodeid.split("::")[0].rsplit("/", 1)[-1]
+            by_file[name] = by_file.get(name, 0.0) + r.duration_s
         timing[self.env.id] = {
             "wall_s": round(time.perf_counter() - self.started, 1),
             "tests": len(self.records),
@@ -275,6 +287,8 @@ class ClaimsPlugin:
             "peak_rss_mb": round(max(resource.getrusage(who).ru_maxrss for who in (
                 resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024),
             "slowest": [[r.nodeid, round(r.duration_s, 2)] for r in slowest],
+            # test time per section file, summed over xdist workers
+            "files_s": {name: round(s, 1) for name, s in sorted(by_file.items())},
         }
         write_atomic(path, json.dumps(timing, indent=1, sort_keys=True) + "\n")
 
@@ -315,10 +329,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--claim", dest="claims_only", action="append", metavar="ID",
         help="run only the tests of this claim (repeatable)",
     )
-    group.addoption(
-        "--slow", dest="claims_slow", action="store_true",
-        help="also run the slow group (the whole pretrained-model table); the nox audit does",
-    )
+    for marker, what in OPT_IN_GROUPS.items():
+        group.addoption(f"--{marker}", dest=f"claims_{marker}", action="store_true",
+                        help=f"also run the tests marked {marker}: {what}")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -326,7 +339,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "claim(id, correction=False): ties a test to a catalog claim; "
         "correction=True checks the claim's correction")
-    config.addinivalue_line("markers", "slow: runs only with --slow (every nox audit passes it)")
+    for marker, what in OPT_IN_GROUPS.items():
+        config.addinivalue_line("markers", f"{marker}: runs only with --{marker} ({what})")
     try:
         plugin = ClaimsPlugin(config)
     except catalog.CatalogError as exc:

@@ -34,6 +34,7 @@ LABELS = {
         "holds": "holds", "refuted": "refuted", "not-applicable": "not applicable",
         "untestable": "untestable", "error": "error", "none_depends": "None.",
         "timing": "Audit time and memory", "slowest": "slowest tests",
+        "by_file": "test s per file (summed over workers)",
         "stability": "Stability", "stable": "every verdict equal across runs",
         "unstable": "VERDICTS DIFFER across runs",
         "scorecard": "Scorecard: how each answer holds up", "question": "question",
@@ -52,6 +53,7 @@ LABELS = {
         "not-applicable": "không áp dụng", "untestable": "không kiểm chứng được",
         "error": "lỗi môi trường", "none_depends": "Không có.",
         "timing": "Thời gian và bộ nhớ", "slowest": "test chậm nhất",
+        "by_file": "giây test theo tệp (cộng mọi worker)",
         "stability": "Độ ổn định", "stable": "mọi kết luận như nhau giữa các lần chạy",
         "unstable": "KẾT LUẬN KHÁC NHAU giữa các lần chạy",
         "scorecard": "Bảng điểm: mỗi câu trả lời đúng đến đâu", "question": "câu hỏi",
@@ -138,16 +140,15 @@ def _combine(audit: dict, extra: dict, source: str) -> dict:
                 m for m in extra["measurements"] if json.dumps(m, sort_keys=True) not in seen]}
 
 
-def merge(paths: list[Path], bench: list[Path] = (), tfjs: list[Path] = ()) -> dict:
+def merge(paths: list[Path], supplements: dict[str, list[Path]] | None = None) -> dict:
     """The merged audit: environments (ordered) and, per claim, the verdict in each.
 
-    Supplementary runs join the columns of their environments: `bench` (benchmark claims, run
-    apart so the audit stays fast) and `tfjs` (the TF.js claims, run in venvs that add the
-    tensorflowjs converter)."""
+    Supplementary runs (SUPPLEMENTS: name -> per-run files) join the columns of their
+    environments."""
     if not paths:
         raise ReportError("no report files given (run the audit first: nox -s audit)")
-    sources = [("audit", _load_all(paths)), ("bench", _load_all(bench)),
-               ("tfjs", _load_all(tfjs))]
+    sources = [("audit", _load_all(paths))] + [
+        (name, _load_all(files)) for name, files in (supplements or {}).items()]
     environments = {r["environment"]["id"]: r["environment"]
                     for _, runs in sources for r in runs}
     order = sorted(environments.values(), key=lambda e: (
@@ -263,12 +264,14 @@ def _timing_lines(merged: dict, t: dict) -> list[str]:
     lines = []
     if merged.get("timing"):
         lines += ["", f"## {t['timing']}", "",
-                  f"| {t['environment']} | wall s | tests | peak RSS MB | {t['slowest']} |",
-                  "|---|---|---|---|---|"]
+                  f"| {t['environment']} | wall s | tests | peak RSS MB | {t['by_file']} | "
+                  f"{t['slowest']} |", "|---|---|---|---|---|---|"]
         for env_id, m in sorted(merged["timing"].items()):
             slow = ", ".join(f"{n.split('::')[-1]} {d}s" for n, d in m.get("slowest", [])[:3])
+            files = ", ".join(f"{re.sub(r'^test_|[.]py$', '', name)} {sec}"
+                              for name, sec in m.get("files_s", {}).items())
             lines.append(f"| {env_id} | {m.get('wall_s')} | {m.get('tests')} | "
-                         f"{m.get('peak_rss_mb')} | {slow} |")
+                         f"{m.get('peak_rss_mb')} | {files} | {slow} |")
     if merged.get("stability"):
         st = merged["stability"]
         verdict = t["stable"] if st.get("stable") else t["unstable"]
@@ -586,13 +589,14 @@ def _load_extra(path: Path | None) -> dict | None:
     return data
 
 
-def write_report(paths: list[Path], out_dir: Path, lang: str = "en", bench: list[Path] = (),
-                 timing: Path | None = None, stability: Path | None = None,
-                 tfjs: list[Path] = ()) -> dict:
+def write_report(paths: list[Path], out_dir: Path, lang: str = "en",
+                 supplements: dict[str, list[Path]] | None = None, timing: Path | None = None,
+                 stability: Path | None = None) -> dict:
     """Validate every input, then write audit.md, audit.html and audit.json into `out_dir`."""
     if lang not in LABELS:
         raise ReportError(f"unknown language {lang!r}: use one of {sorted(LABELS)}")
-    merged = merge([Path(p) for p in paths], [Path(p) for p in bench], [Path(p) for p in tfjs])
+    merged = merge([Path(p) for p in paths],
+                   {name: [Path(p) for p in files] for name, files in (supplements or {}).items()})
     for key, path in (("timing", timing), ("stability", stability)):
         extra = _load_extra(path)
         if extra is not None:

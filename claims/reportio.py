@@ -1,4 +1,5 @@
-"""Small file helpers shared by the plugin and the report."""
+"""Small helpers shared by the plugin, the report and the command line (standard library only:
+the command line runs on a bare Python)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,11 @@ def one_line(text: str, limit: int = 600) -> str:
     """Whitespace collapsed, cut to `limit` characters: one line of evidence."""
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Sessions whose runs supplement the audit's, each in its own reports/<name>/ folder.
+SUPPLEMENTS = {
+    "bench": "the benchmark claims, run apart so the audit stays fast",
+    "table": "the slow group (the whole pretrained-model table), run apart likewise",
+    "tfjs": "the TF.js claim, in venvs that add the tensorflowjs converter",
+}

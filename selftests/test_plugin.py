@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
+import pytest
+
 from claims import report
 from selftests.conftest import verdicts
 
@@ -270,6 +272,7 @@ def test_the_run_records_its_time_memory_and_slowest_tests(audit, pytester):
     entry = timing["keras-3.15.1-jax"]
     assert entry["tests"] == 1 and entry["peak_rss_mb"] > 0 and entry["wall_s"] >= 0
     assert entry["slowest"][0][0] == "test_claims.py::test_holds"
+    assert list(entry["files_s"]) == ["test_claims.py"]
 
 
 TWO_CLAIMS = """
@@ -365,3 +368,27 @@ def test_measure_fixture_adds_rows_to_the_claim(audit):
     assert claim["measurements"] == [{"model": "VGG16", "seed": "138.4M",
                                       "measured": 138357544}]
     report.validate(data, "run.schema.json", "run")
+
+
+OPT_IN = """
+    import pytest
+
+    @pytest.mark.claim("q19-holds")
+    def test_holds():
+        assert True
+
+    @pytest.mark.slow
+    @pytest.mark.claim("q19-holds")
+    def test_slow_one():
+        assert False, "the slow group ran"
+"""
+
+
+@pytest.mark.parametrize("group", ["slow", "tfjs"])
+def test_an_opt_in_group_runs_only_when_asked(audit, group):
+    source = OPT_IN.replace("mark.slow", f"mark.{group}")
+    result, data = audit(source)
+    result.assert_outcomes(passed=1, deselected=1)
+    assert verdicts(data)["q19-holds"] == "holds"
+    result, data = audit(source, "keras-3.1.0-tensorflow", f"--{group}")
+    assert verdicts(data)["q19-holds"] == "refuted"

@@ -185,7 +185,7 @@ def test_bench_runs_join_their_environments_column(run_files, tmp_path):
     [audit_path] = run_files(K3_NEW)
     bench_path = tmp_path / "bench.json"
     bench_path.write_text(json.dumps(bench_run))
-    merged = report.merge([audit_path], [bench_path])
+    merged = report.merge([audit_path], {"bench": [bench_path]})
     assert [e["id"] for e in merged["environments"]] == ["keras-3.15.1-tensorflow"]
     assert {c["id"] for c in merged["claims"]} == {"q19-a", "q25-b", "q4-latency-rank"}
 
@@ -198,7 +198,7 @@ def test_a_claim_in_both_audit_and_bench_keeps_the_severer_verdict_and_both_evid
     bench_path.write_text(json.dumps(make_run("keras-3.15.1-tensorflow", {"q19-a": "holds",
                                                                           "q25-b": "refuted"})))
     claims = {c["id"]: c["verdicts"]["keras-3.15.1-tensorflow"]
-              for c in report.merge([audit_path], [bench_path])["claims"]}
+              for c in report.merge([audit_path], {"bench": [bench_path]})["claims"]}
     assert claims["q19-a"]["verdict"] == "refuted" and claims["q25-b"]["verdict"] == "refuted"
     assert claims["q25-b"]["evidence"] == (
         "evidence of q25-b in keras-3.15.1-tensorflow | bench: evidence of q25-b in "
@@ -218,7 +218,7 @@ def test_a_claim_twice_in_one_audit_run_is_an_error(tmp_path):
 def test_untestable_claims_listed_by_both_runs_merge_once(run_files, tmp_path):
     both = make_run("keras-3.15.1-tensorflow", {"q24-r": "untestable"})
     [audit_path] = run_files(both)
-    merged = report.merge([audit_path], [audit_path])
+    merged = report.merge([audit_path], {"bench": [audit_path]})
     assert [c["id"] for c in merged["claims"]] == ["q24-r"]
 
 
@@ -226,14 +226,16 @@ def test_timing_and_stability_show_in_the_report(run_files, tmp_path):
     timing = tmp_path / "timing.json"
     timing.write_text(json.dumps({"keras-2.15.0-tensorflow": {
         "wall_s": 41.5, "tests": 12, "peak_rss_mb": 900,
-        "slowest": [["tests/test_h.py::test_same", 3.2]]}}))
+        "slowest": [["tests/test_h.py::test_same", 3.2]],
+        "files_s": {"test_a_deployment.py": 12.5, "test_h.py": 3.2}}}))
     stability = tmp_path / "stability.json"
     stability.write_text(json.dumps({"runs": 3, "seeds": [1, 2, 3], "stable": True,
                                      "environment": "keras-2.15.0-tensorflow",
                                      "differences": []}))
     report.write_report(run_files(K2), tmp_path / "out", timing=timing, stability=stability)
     md = (tmp_path / "out" / "audit.md").read_text()
-    assert "| keras-2.15.0-tensorflow | 41.5 | 12 | 900 | test_same 3.2s |" in md
+    assert ("| keras-2.15.0-tensorflow | 41.5 | 12 | 900 | a_deployment 12.5, h 3.2 | "
+            "test_same 3.2s |") in md
     assert "**Stability:** every verdict equal across runs" in md
     assert "every verdict equal" in (tmp_path / "out" / "audit.html").read_text()
 
@@ -281,7 +283,7 @@ def test_measured_rows_make_a_table_beside_the_seeds_numbers(run_files, tmp_path
     [audit_path] = run_files(audit_run)
     bench_path = tmp_path / "bench.json"
     bench_path.write_text(json.dumps(bench_run))
-    merged = report.merge([audit_path], [bench_path])
+    merged = report.merge([audit_path], {"bench": [bench_path]})
     [(claim_id, columns, rows)] = report.measurement_tables(merged)
     assert columns == ["environment", "model", "column", "seed", "measured"]
     assert [r[1] for r in rows] == ["VGG16", "VGG19"]  # the bench adds rows, never twice

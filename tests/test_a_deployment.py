@@ -470,8 +470,8 @@ def tensorflowjs_converter():
 
 @pytest.fixture(scope="module")
 def tfjs_model(keras):
-    """The portability model, its input and predictions here, and the converter. The tfjs
-    sessions install the converter and TF.js; elsewhere the claim is not checked."""
+    """The portability model, its input and predictions here, and the converter. Its tests
+    run with --tfjs, which the tfjs sessions pass after installing the converter and TF.js."""
     if importlib.util.find_spec("tensorflowjs") is None:
         pytest.skip("the tensorflowjs converter is installed by the tfjs sessions only")
     if shutil.which("node") is None or not (TFJS / "node_modules" / "@tensorflow").is_dir():
