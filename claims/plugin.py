@@ -234,7 +234,9 @@ class ClaimsPlugin:
                 "correction": claim.correction,
                 "tests": [r.as_dict() for r in records],
             })
-            rows = [m for r in records if not r.correction for m in r.measurements]
+            # a correction's cells of a row x environment table belong in that table too
+            rows = [m for r in records for m in r.measurements
+                    if not r.correction or "table" in m]
             if rows:
                 out[-1]["measurements"] = rows
         return out

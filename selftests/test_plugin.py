@@ -370,6 +370,24 @@ def test_measure_fixture_adds_rows_to_the_claim(audit):
     report.validate(data, "run.schema.json", "run")
 
 
+def test_a_corrections_table_cells_join_the_claims_rows(audit):
+    _, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-holds", correction=True)
+        def test_route(measure):
+            measure(table="T", row="route", cell="works", verdict="holds")
+            measure(model="VGG16", seed="138.4M", measured=138357544)
+
+        @pytest.mark.claim("q19-holds")
+        def test_holds():
+            assert True
+    """)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-holds")
+    assert claim["measurements"] == [{"table": "T", "row": "route", "cell": "works",
+                                      "verdict": "holds"}]
+
+
 OPT_IN = """
     import pytest
 
