@@ -368,7 +368,7 @@ def measure(request: pytest.FixtureRequest):
     """Record one row comparing a number of the seed with the measured one, for the report's
     table: `measure(model="VGG16", column="Parameters", seed="138.4M", measured=138357544)`;
     or one cell of a row x environment table: `measure(table=T, row=R, cell=C, verdict=V,
-    detail=D)` (the portability and security tables)."""
+    detail=D)` (the portability, TF.js and security tables)."""
 
     def add(**row) -> None:
         request.node.user_properties.append((MEASURE_KEY, json.dumps(row)))

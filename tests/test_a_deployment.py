@@ -399,17 +399,17 @@ def portability_files():
 
 
 @pytest.fixture(scope="module")
-def portable_reference(keras):
-    """The fixed model built here, and its predictions on the fixed input."""
+def portable_model(keras):
+    """The fixed model built here, the fixed input, and the model's predictions on it."""
     make = portability_model()
-    model = make.build(keras)
-    return model.get_weights(), model.predict(make.sample_input(), verbose=0), make.sample_input()
+    model, x = make.build(keras), make.sample_input()
+    return model, x, model.predict(x, verbose=0)
 
 
 @pytest.mark.claim("q1-portable-files")
 @pytest.mark.parametrize(("path", "label"), portability_files())
 def test_a_file_saved_in_any_environment_loads_here_with_the_same_model(
-        keras, measure, portable_reference, path, label):
+        keras, measure, portable_model, path, label):
     """load_model reads the file another Keras version or backend saved (fixtures/portability,
     `nox -s portability`): the same weights, and the predictions of the same model built here."""
     try:
@@ -418,7 +418,8 @@ def test_a_file_saved_in_any_environment_loads_here_with_the_same_model(
         measure(table=PORTABILITY_TABLE, row=label, cell="fails", verdict="refuted",
                 detail=describe(exc))
         raise AssertionError(f"{path.name} does not load: {describe(exc)}") from exc
-    weights, expected, x = portable_reference
+    reference, x, expected = portable_model
+    weights = reference.get_weights()
     got = model.predict(x, verbose=0)
     same_weights = len(weights) == len(model.get_weights()) and all(
         np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))
@@ -469,17 +470,14 @@ def tensorflowjs_converter():
 
 
 @pytest.fixture(scope="module")
-def tfjs_model(keras):
+def tfjs_model(portable_model):
     """The portability model, its input and predictions here, and the converter. Its tests
     run with --tfjs, which the tfjs sessions pass after installing the converter and TF.js."""
     if importlib.util.find_spec("tensorflowjs") is None:
         pytest.skip("the tensorflowjs converter is installed by the tfjs sessions only")
     if shutil.which("node") is None or not (TFJS / "node_modules" / "@tensorflow").is_dir():
         pytest.skip("needs Node.js and @tensorflow/tfjs: `npm ci` in tests/tfjs")
-    make = portability_model()
-    model = make.build(keras)
-    x = make.sample_input()
-    return model, x, model.predict(x, verbose=0), tensorflowjs_converter()
+    return (*portable_model, tensorflowjs_converter())
 
 
 def tfjs_predictions(folder: Path, x: np.ndarray) -> np.ndarray:
@@ -633,13 +631,13 @@ def function_ref(module: str, name: str) -> dict:
     return {"module": module, "class_name": "function", "config": name, "registered_name": name}
 
 
-def lambda_layer(name: str, function: dict, config: dict, inbound: list, arguments=None) -> dict:
+def layer_entry(class_name: str, name: str, config: dict, inbound: list, **fields) -> dict:
+    """A layer of a functional config.json with the dtype of the base model's Dense."""
     dtype = next(x for x in config["config"]["layers"] if x["class_name"] == "Dense")["config"][
         "dtype"]
-    return {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+    return {"module": "keras.layers", "class_name": class_name, "registered_name": None,
             "name": name, "inbound_nodes": inbound,
-            "config": {"name": name, "trainable": True, "dtype": dtype, "function": function,
-                       **({"arguments": arguments} if arguments else {})}}
+            "config": {"name": name, "trainable": True, "dtype": dtype, **fields}}
 
 
 @pytest.mark.claim("q1-safe-mode-lambda")
@@ -694,10 +692,10 @@ def test_cve_2025_8747_a_lambda_cannot_call_get_file(keras, tmp_path, measure):
     cache = tmp_path / "cache"
     cache.mkdir()  # get_file falls back to ~/.keras or /tmp/.keras when it is missing
     marker = cache / "datasets" / "fetched.marker"
-    config["config"]["layers"].append(lambda_layer(
-        "fetch", function_ref("keras.utils", "get_file"), config,
-        [{"args": [], "kwargs": {"inputs": marker.name}}],
-        {"origin": source.as_uri(), "cache_dir": str(cache)}))
+    config["config"]["layers"].append(layer_entry(
+        "Lambda", "fetch", config, [{"args": [], "kwargs": {"inputs": marker.name}}],
+        function=function_ref("keras.utils", "get_file"),
+        arguments={"origin": source.as_uri(), "cache_dir": str(cache)}))
     refusal = load_refusal(keras, write_keras_zip(tmp_path / "evil.keras", members, config))
     judge_advisory(measure, advisory, marker.exists(),
                    "get_file wrote into the cache" if marker.exists() else f"refused: {refusal}")
@@ -731,13 +729,13 @@ def test_cve_2025_9906_config_json_cannot_turn_safe_mode_off(keras, tmp_path, me
         keras.Model(inputs, keras.layers.Lambda(marker_lambda(marker))(inputs)))
     marker.unlink(missing_ok=True)
     unsafe = function_ref("keras.config", "enable_unsafe_deserialization")
-    gadget = lambda_layer("disable_safe_mode", function_ref("keras.ops", "cond"), config,
-                          [{"args": [], "kwargs": {"inputs": True}}],
-                          {"true_fn": unsafe, "false_fn": unsafe})
+    gadget = layer_entry("Lambda", "disable_safe_mode", config,
+                         [{"args": [], "kwargs": {"inputs": True}}],
+                         function=function_ref("keras.ops", "cond"),
+                         arguments={"true_fn": unsafe, "false_fn": unsafe})
     # a node's arguments are deserialized when the node runs: after the gadget's
-    carrier = {**lambda_layer("carrier", {}, config, [{"args": [], "kwargs": {"inputs": payload}}]),
-               "class_name": "Identity"}
-    del carrier["config"]["function"]
+    carrier = layer_entry("Identity", "carrier", config,
+                          [{"args": [], "kwargs": {"inputs": payload}}])
     layers = config["config"]["layers"]
     before = global_state.get_global_attribute("safe_mode_saving")
     try:
