@@ -29,15 +29,16 @@ nox.options.sessions = ["audit", "report"]  # plain `nox`: the whole matrix, the
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 from claims.reportio import SUPPLEMENTS  # noqa: E402  (standard library only)
+from claims.vocabulary import DEFAULT_ENV  # noqa: E402
 
 REPORTS = ROOT / "reports"
-# pydot (with the system Graphviz) for plot_model and model_to_dot
+# pydot (with the system Graphviz) for plot_model and model_to_dot; jsonschema validates the
+# catalog (the project goes in with --no-deps)
 AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy", "pydot==4.0.1",
-               "pytest-xdist>=3.5"]
+               "pytest-xdist>=3.5", "jsonschema>=4.18"]
 # Measured on the default environment, 2 cores: 43.2 s with one process, 30.6 s with -n 2.
 AUDIT_WORKERS = ["-n", "2"]
 TORCH = "torch==2.13.0+cpu"
-DEFAULT_ENV = "keras-3.15.1-tensorflow"
 KERAS_HUB_DEPS = ["absl-py", "regex", "rich", "kagglehub", "kagglesdk==0.1.28", "sentencepiece",
                   "tokenizers"]
 
@@ -142,7 +143,7 @@ def run_audit(session: nox.Session, env: dict[str, str], reports: Path, *args: s
 def audit(session: nox.Session, env_id: str) -> None:
     """Audit every claim in one environment; writes reports/<env-id>.json and .xml."""
     env = install_environment(session, env_id)
-    run_audit(session, env, REPORTS, "-m", "not bench", *AUDIT_WORKERS)
+    run_audit(session, env, REPORTS, *AUDIT_WORKERS)
 
 
 # The slow group (the whole pretrained-model table: 45 s on TensorFlow, 4 min on jax) runs in
@@ -214,7 +215,7 @@ def bench(session: nox.Session) -> None:
     env = install_environment(session, DEFAULT_ENV)
     # A benchmark's verdict is a measured number on a noisy machine: it is reported (drift
     # included) beside the audit, and never fails the session.
-    session.run("pytest", "--claims-reports", str(REPORTS / "bench"), "-m", "bench",
+    session.run("pytest", "--claims-reports", str(REPORTS / "bench"), "-m", "bench", "--bench",
                 *(session.posargs or ["tests"]), env=env, success_codes=[0, 1])
 
 
@@ -230,8 +231,7 @@ def stability(session: nox.Session) -> None:
     dirs = []
     for seed in STABILITY_SEEDS:
         dirs.append(REPORTS / "stability" / f"seed-{seed}")
-        run_audit(session, env, dirs[-1], "-m", "not bench", f"--hypothesis-seed={seed}",
-                  *AUDIT_WORKERS)
+        run_audit(session, env, dirs[-1], f"--hypothesis-seed={seed}", *AUDIT_WORKERS)
     session.run("python", "-m", "claims", "compare", *map(str, dirs), "--out",
                 str(REPORTS / "stability.json"), "--seeds", *map(str, STABILITY_SEEDS))
 
@@ -245,8 +245,7 @@ def mutants(session: nox.Session) -> None:
     for line in faults.strip().splitlines():
         name, tests = line.split()
         # a caught fault fails its pytest run: that is the point, so the exit code is not checked
-        session.run("pytest", tests, "-m", "not bench", "-q",
-                    "--claims-reports", str(REPORTS / "mutants" / name),
+        session.run("pytest", tests, "-q", "--claims-reports", str(REPORTS / "mutants" / name),
                     env={**env, "CLAIMS_MUTANT": name, "HYPOTHESIS_PROFILE": "mutants"},
                     success_codes=[0, 1])
     session.run("python", "-m", "claims", "mutants", str(REPORTS / "mutants"))
@@ -262,9 +261,9 @@ def envfaults(session: nox.Session) -> None:
         fault = json.loads(line)
         broken = {k: v.replace("{venv}", session.bin) for k, v in fault["env"].items()}
         # the broken run fails its tests: that is expected, the verdicts are judged below
-        session.run(str(Path(session.bin) / "python"), "-m", "pytest", *fault["args"], "-m",
-                    "not bench", "-q", "--claims-reports",
-                    str(REPORTS / "envfaults" / fault["name"]), env={**env, **broken},
+        session.run(str(Path(session.bin) / "python"), "-m", "pytest", *fault["args"], "-q",
+                    "--claims-reports", str(REPORTS / "envfaults" / fault["name"]),
+                    env={**env, **broken},
                     success_codes=[0, 1])
     session.run("python", "-m", "claims", "envfaults", str(REPORTS / "envfaults"))
 
@@ -306,8 +305,8 @@ def audit_release(claim_id: str, version, gap) -> str | None:
     if not install_release(python, version, gap):
         return None
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([str(python), "-m", "pytest", "tests", "-q", "-m", "not bench",
-                        "--claim", claim_id, "--claims-reports", out, "-p", "no:cacheprovider"],
+        subprocess.run([str(python), "-m", "pytest", "tests", "-q", "--claim", claim_id,
+                        "--claims-reports", out, "-p", "no:cacheprovider"],
                        cwd=ROOT, capture_output=True,
                        env={**os.environ, "KERAS_BACKEND": gap.upper.backend,
                             "HYPOTHESIS_PROFILE": "ci", "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -351,10 +350,9 @@ def latest(session: nox.Session) -> None:
                     *(["--prerelease=allow"] if pre else []))
     session.install("--no-deps", "-e", str(ROOT))
     tests = [a for a in session.posargs if a != "--pre"] or ["tests"]
-    session.run("pytest", *tests, "-m", "not bench", "--claims-reports",
-                str(REPORTS / "latest"), env={"KERAS_BACKEND": "tensorflow",
-                                              "HYPOTHESIS_PROFILE": "ci",
-                                              "TF_CPP_MIN_LOG_LEVEL": "2"})
+    session.run("pytest", *tests, "--claims-reports", str(REPORTS / "latest"),
+                env={"KERAS_BACKEND": "tensorflow", "HYPOTHESIS_PROFILE": "ci",
+                     "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 @nox.session(python="3.11")

@@ -5,7 +5,6 @@ Loading never imports Keras, so `python -m claims list` works anywhere.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,18 +12,15 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from claims.schema import first_error, validator
+from claims.vocabulary import CLAIM_ID
+
 CATALOG_DIR = Path(__file__).parent / "catalog"
-SECTIONS = tuple("ABCDEFGHIK")  # the seed has no section J
-VERDICTS = ("holds", "refuted", "not-applicable", "untestable", "error")
-RECORDABLE = ("holds", "refuted", "not-applicable")
-BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
-PACKAGES = ("keras", "tf_keras")
-ID_RE = re.compile(r"^q(\d+)-[a-z0-9]+(?:-[a-z0-9]+)*$")
-FIELDS = {
-    "id", "questions", "section", "quote", "statement", "correction", "correction_vi",
-    "untestable", "expected", "boundary",
-}
-RULE_FIELDS = {"verdict", "keras", "backend", "package", "note"}
+TEXT_FIELDS = ("quote", "statement", "correction", "correction_vi", "untestable", "boundary")
+_DEFS = validator("catalog.schema.json").schema["$defs"]
+_CLAIM_PROPERTIES = _DEFS["claim"]["properties"]
+_RULE_PROPERTIES = _DEFS["rule"]["properties"]
+_RULE_DESCRIPTION = _DEFS["rule"]["description"]
 
 
 class CatalogError(ValueError):
@@ -42,6 +38,15 @@ class Environment:
     @property
     def id(self) -> str:
         return f"{self.package}-{self.keras}-{self.backend}"
+
+    @property
+    def version(self) -> Version:
+        return Version(self.keras)
+
+    @property
+    def major(self) -> int:
+        """2 for Keras 2 and tf-keras, 3 for Keras 3: the one test of the Keras line."""
+        return self.version.major
 
     @classmethod
     def parse(cls, env_id: str) -> Environment:
@@ -119,89 +124,91 @@ def _fail(source: str, claim_id: str, fld: str, why: str) -> CatalogError:
     return CatalogError(f"{source}: claim {claim_id!r}: field {fld!r}: {why}")
 
 
-def _text(entry: dict, fld: str, source: str, cid: str, required: bool) -> str | None:
-    value = entry.get(fld)
-    if value is None and not required:
+def _schema_error(data: dict, source: str) -> CatalogError | None:
+    """The first violation of catalog.schema.json, worded as one line naming claim and field:
+    the description of the violated property is its message."""
+    # an unknown field is named before a missing one: a misspelt field is both
+    error = first_error(data, "catalog.schema.json", frozenset({"additionalProperties"}))
+    if error is None:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(source, cid, fld, "must be a non-empty string")
-    return value.strip()
+    path = list(error.absolute_path)
+    if not path and error.validator == "additionalProperties":
+        return CatalogError(f"{source}: unknown top-level key(s) {sorted(set(data) - {'claim'})}")
+    if len(path) < 2:
+        return CatalogError(f"{source}: field {'.'.join(map(str, path)) or 'claim'!r}: "
+                            f"{error.message}")
+    index, rest = path[1], path[2:]
+    entry = data["claim"][index]
+    if not isinstance(entry, dict):
+        return CatalogError(f"{source}: claim #{index}: must be a table")
+    cid = str(entry.get("id"))
+    if error.validator == "additionalProperties" and not rest:
+        unknown = sorted(set(entry) - set(error.schema["properties"]))
+        return _fail(source, cid, unknown[0], "unknown field")
+    if error.validator == "required":
+        rest = [*rest, next(f for f in error.validator_value if f not in error.instance)]
+    if error.validator == "additionalProperties":  # a rule with a key of its own
+        unknown = sorted(set(error.instance) - set(error.schema["properties"]))
+        return _fail(source, cid, _field_name(rest), f"unknown key(s) {unknown}")
+    why = _description(rest) or error.message
+    return _fail(source, cid, _field_name(rest), why)
 
 
-def _rule(raw: object, source: str, cid: str, index: int) -> Rule:
-    fld = f"expected[{index}]"
-    if not isinstance(raw, dict):
-        raise _fail(source, cid, fld, "must be a table")
-    unknown = set(raw) - RULE_FIELDS
-    if unknown:
-        raise _fail(source, cid, fld, f"unknown key(s) {sorted(unknown)}")
-    verdict = raw.get("verdict")
-    if verdict not in RECORDABLE:
-        raise _fail(source, cid, f"{fld}.verdict", f"must be one of {list(RECORDABLE)}")
+def _field_name(rest: list) -> str:
+    """`expected[0].verdict` for the path ['expected', 0, 'verdict']; an item of a list of
+    scalars (questions, a rule's backend) is named by its list."""
+    name, previous = "", None
+    for part in rest:
+        if isinstance(part, int):
+            if previous != "expected":
+                break
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else part
+        previous = part
+    return name
+
+
+def _description(rest: list) -> str | None:
+    """The message for a violation at `rest` inside a claim: its property's description."""
+    if not rest:
+        return None
+    if rest[0] == "expected" and len(rest) >= 3:
+        return _RULE_PROPERTIES.get(rest[2], {}).get("description")
+    if rest[0] == "expected" and len(rest) == 2:
+        return _RULE_DESCRIPTION
+    return _CLAIM_PROPERTIES.get(rest[0], {}).get("description")
+
+
+def _rule(raw: dict, source: str, cid: str, index: int) -> Rule:
     spec = None
     if "keras" in raw:
         try:
-            spec = SpecifierSet(str(raw["keras"]))
+            spec = SpecifierSet(raw["keras"])
         except InvalidSpecifier:
-            raise _fail(
-                source, cid, f"{fld}.keras", f"not a PEP 440 specifier: {raw['keras']!r}"
-            ) from None
+            raise _fail(source, cid, f"expected[{index}].keras",
+                        f"not a PEP 440 specifier: {raw['keras']!r}") from None
     backends = raw.get("backend", [])
     backends = [backends] if isinstance(backends, str) else backends
-    if not isinstance(backends, list) or any(b not in BACKENDS for b in backends):
-        raise _fail(source, cid, f"{fld}.backend", f"must be among {list(BACKENDS)}")
-    package = raw.get("package")
-    if package is not None and package not in PACKAGES:
-        raise _fail(source, cid, f"{fld}.package", f"must be one of {list(PACKAGES)}")
-    return Rule(verdict, spec, tuple(backends), package, str(raw.get("note", "")))
+    return Rule(raw["verdict"], spec, tuple(backends), raw.get("package"), raw.get("note", ""))
 
 
-def _claim(entry: object, source: str, index: int) -> Claim:
-    if not isinstance(entry, dict):
-        raise CatalogError(f"{source}: claim #{index}: must be a table")
-    cid = entry.get("id")
-    if not isinstance(cid, str) or not (m := ID_RE.match(cid)):
-        raise _fail(source, str(cid), "id", "must look like 'q25-flatten-3136'")
-    unknown = set(entry) - FIELDS
-    if unknown:
-        raise _fail(source, cid, sorted(unknown)[0], "unknown field")
-    questions = entry.get("questions")
-    if (
-        not isinstance(questions, list)
-        or not questions
-        or any(not isinstance(q, int) or not 1 <= q <= 25 for q in questions)
-    ):
-        raise _fail(source, cid, "questions", "must be a non-empty list of ints in 1..25")
-    if int(m.group(1)) not in questions:
-        raise _fail(source, cid, "questions", f"must include {m.group(1)}, the id's question")
-    section = entry.get("section")
-    if section not in SECTIONS:
-        raise _fail(source, cid, "section", f"must be one of {''.join(SECTIONS)}")
+def _claim(entry: dict, source: str) -> Claim:
+    """One schema-valid entry, checked by the rules that tie its fields together."""
+    cid, questions, section = entry["id"], entry["questions"], entry["section"]
+    own = int(CLAIM_ID.match(cid).group(1))
+    if own not in questions:
+        raise _fail(source, cid, "questions", f"must include {own}, the id's question")
     if Path(source).stem != section:
         raise _fail(source, cid, "section", f"{section} is filed in {Path(source).name}")
-    untestable = _text(entry, "untestable", source, cid, required=False)
-    raw_rules = entry.get("expected", [])
-    if not isinstance(raw_rules, list):
-        raise _fail(source, cid, "expected", "must be a list of tables")
-    rules = tuple(_rule(r, source, cid, i) for i, r in enumerate(raw_rules))
-    if untestable and rules:
+    rules = tuple(_rule(r, source, cid, i) for i, r in enumerate(entry.get("expected", [])))
+    text = {k: entry[k].strip() for k in TEXT_FIELDS if k in entry}
+    if text.get("untestable") and rules:
         raise _fail(source, cid, "expected", "an untestable claim records no verdicts")
-    correction = _text(entry, "correction", source, cid, required=False)
-    if any(r.verdict == "refuted" for r in rules) and not correction:
+    if any(r.verdict == "refuted" for r in rules) and not text.get("correction"):
         raise _fail(source, cid, "correction", "required where a verdict is refuted")
-    return Claim(
-        id=cid,
-        questions=tuple(questions),
-        section=section,
-        quote=_text(entry, "quote", source, cid, required=True),
-        statement=_text(entry, "statement", source, cid, required=True),
-        source=source,
-        correction=correction,
-        correction_vi=_text(entry, "correction_vi", source, cid, required=False),
-        untestable=untestable,
-        expected=rules,
-        boundary=_text(entry, "boundary", source, cid, required=False),
-    )
+    return Claim(id=cid, questions=tuple(questions), section=section, source=source,
+                 expected=rules, **text)
 
 
 def load(directory: Path = CATALOG_DIR) -> dict[str, Claim]:
@@ -213,11 +220,11 @@ def load(directory: Path = CATALOG_DIR) -> dict[str, Claim]:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise CatalogError(f"{source}: not valid TOML: {exc}") from None
-        unknown = set(data) - {"claim"}
-        if unknown:
-            raise CatalogError(f"{source}: unknown top-level key(s) {sorted(unknown)}")
-        for index, entry in enumerate(data.get("claim", [])):
-            claim = _claim(entry, source, index)
+        problem = _schema_error(data, source)
+        if problem:
+            raise problem
+        for entry in data.get("claim", []):
+            claim = _claim(entry, source)
             if claim.id in claims:
                 raise _fail(source, claim.id, "id", f"duplicate of {claims[claim.id].source}")
             claims[claim.id] = claim

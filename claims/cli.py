@@ -29,29 +29,35 @@ import venv
 from pathlib import Path
 
 from claims.reportio import SUPPLEMENTS
+from claims.vocabulary import DEFAULT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = ROOT / ".nox" / ".bootstrap"
-DEFAULT_ENV = "keras-3.15.1-tensorflow"
 
 
 def _bootstrap_python() -> Path:
-    """A venv with nox, uv and this project; made once, reused after."""
+    """A venv with nox, uv and this project; made once, brought up to date when the project's
+    dependencies change."""
     python = BOOTSTRAP / "bin" / "python"
-    if not python.exists():
+    stamp = BOOTSTRAP / ".claims-pyproject"
+    wanted = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    if not python.exists() or not stamp.exists() or stamp.read_text(encoding="utf-8") != wanted:
         print(f"claims: preparing {BOOTSTRAP} (nox, uv) ...", file=sys.stderr, flush=True)
-        venv.create(BOOTSTRAP, with_pip=True)
+        if not python.exists():
+            venv.create(BOOTSTRAP, with_pip=True)
         subprocess.run([python, "-m", "pip", "install", "-q", "nox>=2024.4", "uv>=0.4",
                         "-e", str(ROOT)], check=True)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(wanted, encoding="utf-8")
     return python
 
 
 def _ensure_dependencies(argv: list[str]) -> None:
     """Re-run inside the bootstrap venv when this Python lacks what the command needs."""
     command = argv[0] if argv else ""
-    needed = ["packaging"] + {
-        "audit": ["nox", "jsonschema"], "selftest": ["nox"], "report": ["jsonschema"],
-        "compare": ["jsonschema"],
+    # the catalog is validated by its JSON Schema, so every command but selftest needs jsonschema
+    needed = ["packaging", "jsonschema"] + {
+        "audit": ["nox", "jinja2"], "selftest": ["nox"], "report": ["jinja2"],
     }.get(command, [])
     if all(importlib.util.find_spec(m) for m in needed):
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claims.report import load_run
+from claims.inputs import load_run
 
 
 def compare(dirs: list[Path]) -> dict:

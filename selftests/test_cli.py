@@ -107,6 +107,19 @@ def test_missing_dependencies_rerun_inside_the_bootstrap_venv(monkeypatch, tmp_p
     assert execs[2] == ("exec", ["-m", "claims", "audit"])
 
 
+def test_a_bootstrap_venv_of_an_older_pyproject_is_brought_up_to_date(monkeypatch, tmp_path):
+    calls = []
+    (tmp_path / "boot" / "bin").mkdir(parents=True)
+    (tmp_path / "boot" / "bin" / "python").touch()
+    (tmp_path / "boot" / ".claims-pyproject").write_text("an older pyproject")
+    monkeypatch.setattr(cli, "BOOTSTRAP", tmp_path / "boot")
+    monkeypatch.setattr(cli.venv, "create", lambda *a, **k: pytest.fail("venv remade"))
+    monkeypatch.setattr(cli.subprocess, "run", lambda cmd, check: calls.append(cmd[3:]))
+    cli._bootstrap_python()
+    cli._bootstrap_python()  # up to date now: nothing more installed
+    assert [c[:2] for c in calls] == [["install", "-q"]]
+
+
 def test_present_dependencies_need_no_bootstrap(monkeypatch):
     monkeypatch.setattr(cli.os, "execv", lambda *a: pytest.fail("re-exec"))
     cli._ensure_dependencies(["list"])

@@ -1,13 +1,20 @@
-"""The plugin's verdict rules, drift detection and per-run output."""
+"""The plugin end to end on fake environments (outcomes, drift, refusals, opt-in groups, xdist),
+and the files a run writes (claims.runfile). The rules alone: test_verdicts.py."""
 
 from __future__ import annotations
 
 import json
+import platform
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 
-from claims import report
+from claims import report, runfile
+from claims.catalog import Environment
+from claims.plugin import OPT_IN_GROUPS, REFUSED_KEY
+from claims.verdicts import TestRecord
+from claims.vocabulary import SCHEMA_VERSION
 from selftests.conftest import verdicts
 
 PASSING = """
@@ -186,6 +193,19 @@ def test_evidence_fixture_adds_measured_values(audit):
         "18,496 parameters")
 
 
+def test_the_keras_and_environment_fixtures_give_the_target_of_the_audit(audit, monkeypatch):
+    monkeypatch.setattr("claims.target.load_keras", lambda: "the keras under audit")
+    _, data = audit("""
+        import pytest
+
+        @pytest.mark.claim("q19-holds")
+        def test_target(keras, environment):
+            assert keras == "the keras under audit"
+            assert environment.id == "keras-3.1.0-tensorflow"
+    """)
+    assert verdicts(data)["q19-holds"] == "holds"
+
+
 def test_a_test_naming_an_unknown_claim_stops_the_run(audit):
     result, _ = audit("""
         import pytest
@@ -241,8 +261,114 @@ def test_the_run_writes_json_junit_and_a_verdict_table(audit, pytester):
 
 
 def test_a_run_without_claim_tests_writes_no_report(audit):
-    result, data = audit("def test_plain():\n    assert True\n")
-    assert result.ret == 0 and data is None
+    result, data = audit(PASSING, "keras-3.1.0-tensorflow", "-k", "no_such_test")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED and data is None
+
+
+UNMARKED = """
+    import pytest
+
+    @pytest.mark.claim("q19-holds")
+    def test_holds():
+        assert True
+
+    def test_plain():
+        assert False, "would fail in pytest and vanish from the report"
+
+    class TestGroup:
+        def test_method(self):
+            pass
+"""
+
+
+def test_a_test_with_no_claim_marker_stops_the_run_naming_it(audit):
+    result, data = audit(UNMARKED)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and data is None
+    result.stderr.fnmatch_lines(["ERROR: test(s) with no @pytest.mark.claim: "
+                                 "test_claims.py::test_plain, test_claims.py::TestGroup::"
+                                 "test_method"])
+    result.assert_outcomes()  # nothing ran
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
+def test_a_test_with_no_claim_marker_stops_a_subprocess_run(pytester, mini_catalog,
+                                                             monkeypatch, workers):
+    """Under pytest-xdist too: the workers collect, the message still reaches the user."""
+    monkeypatch.setenv("CLAIMS_CATALOG", str(mini_catalog))
+    monkeypatch.setenv("CLAIMS_ENV_ID", "keras-3.1.0-tensorflow")
+    pytester.makepyfile(test_tiny="def test_unmarked():\n    assert False\n")
+    result = pytester.runpytest_subprocess("-p", "claims.plugin", *workers, "--claims-reports",
+                                           str(pytester.path / "reports"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert "test(s) with no @pytest.mark.claim: test_tiny.py::test_unmarked" in output
+    assert "INTERNALERROR" not in output and "failed" not in output
+    assert not (pytester.path / "reports" / "keras-3.1.0-tensorflow.json").exists()
+
+
+def test_under_xdist_an_unknown_claim_stops_the_run_with_its_message(pytester, mini_catalog,
+                                                                      monkeypatch):
+    monkeypatch.setenv("CLAIMS_CATALOG", str(mini_catalog))
+    monkeypatch.setenv("CLAIMS_ENV_ID", "keras-3.1.0-tensorflow")
+    pytester.makepyfile(test_tiny="""
+        import pytest
+
+        @pytest.mark.claim("q19-no-such-claim")
+        def test_x():
+            pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "claims.plugin", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*Interrupted: *names unknown claim 'q19-no-such-claim'*"])
+
+
+def test_an_xdist_worker_hands_its_refusal_to_the_controller(audit, pytester):
+    """What a worker does (this run plays one): stop with the message, run nothing."""
+    pytester.makeconftest("""
+        import json
+
+        def pytest_configure(config):
+            config.workerinput, config.workeroutput = {}, {}
+
+        def pytest_sessionfinish(session):
+            with open("worker.json", "w") as out:
+                json.dump([session.config.workeroutput, session.shouldstop], out)
+    """)
+    result, data = audit(UNMARKED)
+    result.assert_outcomes()
+    output, shouldstop = json.loads((pytester.path / "worker.json").read_text())
+    assert output[REFUSED_KEY] == shouldstop
+    assert shouldstop.startswith("test(s) with no @pytest.mark.claim: test_claims.py::test_plain")
+    assert data is None
+
+
+def test_the_controller_ends_a_run_a_worker_refused_as_a_usage_error(pytester, mini_catalog,
+                                                                      monkeypatch):
+    monkeypatch.setenv("CLAIMS_CATALOG", str(mini_catalog))
+    monkeypatch.setenv("CLAIMS_ENV_ID", "keras-3.1.0-tensorflow")
+    plugin = pytester.parseconfigure("-p", "claims.plugin").pluginmanager.get_plugin(
+        "claims-audit")
+    plugin.pytest_testnodedown(SimpleNamespace(workeroutput={REFUSED_KEY: "refused"}), None)
+    plugin.pytest_testnodedown(SimpleNamespace(workeroutput={}), None)  # the other worker
+    plugin.pytest_testnodedown(SimpleNamespace(), "crashed")  # a worker that died
+    session = SimpleNamespace(exitstatus=pytest.ExitCode.INTERRUPTED)
+    plugin.pytest_sessionfinish(session)
+    assert (plugin.refused, session.exitstatus) == ("refused", pytest.ExitCode.USAGE_ERROR)
+
+
+def test_only_tests_under_the_ini_testpaths_need_a_claim(audit, pytester):
+    """The project's testpaths (tests/) hold the claim tests; its self-tests lie elsewhere."""
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    pytester.mkdir("tests").joinpath("test_audit.py").write_text(textwrap.dedent(PASSING))
+    result, data = audit("def test_engine():\n    assert True\n", "keras-3.1.0-tensorflow",
+                         "test_claims.py", "tests")
+    result.assert_outcomes(passed=2)
+    assert verdicts(data)["q19-holds"] == "holds"
+    pytester.path.joinpath("tests", "test_plain.py").write_text("def test_x():\n    pass\n")
+    result, _ = audit("def test_engine():\n    assert True\n", "keras-3.1.0-tensorflow",
+                      "test_claims.py", "tests")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no @pytest.mark.claim: tests/test_plain.py::test_x"])
 
 
 def test_without_keras_installed_claims_error_and_no_report_is_written(
@@ -285,15 +411,12 @@ TWO_CLAIMS = """
     @pytest.mark.claim("q19-open")
     def test_open():
         assert True
-
-    def test_plain():
-        assert True
 """
 
 
 def test_claim_option_runs_only_that_claims_tests(audit):
     result, data = audit(TWO_CLAIMS, "keras-3.1.0-tensorflow", "--claim", "q19-open")
-    result.assert_outcomes(passed=1, deselected=2)
+    result.assert_outcomes(passed=1, deselected=1)
     assert [c["id"] for c in data["claims"] if c["verdict"] != "untestable"] == ["q19-open"]
 
 
@@ -402,7 +525,7 @@ OPT_IN = """
 """
 
 
-@pytest.mark.parametrize("group", ["slow", "tfjs"])
+@pytest.mark.parametrize("group", sorted(OPT_IN_GROUPS))
 def test_an_opt_in_group_runs_only_when_asked(audit, group):
     source = OPT_IN.replace("mark.slow", f"mark.{group}")
     result, data = audit(source)
@@ -410,3 +533,71 @@ def test_an_opt_in_group_runs_only_when_asked(audit, group):
     assert verdicts(data)["q19-holds"] == "holds"
     result, data = audit(source, "keras-3.1.0-tensorflow", f"--{group}")
     assert verdicts(data)["q19-holds"] == "refuted"
+
+
+def test_the_benchmarks_are_an_opt_in_group_like_slow_and_tfjs():
+    assert {"slow", "tfjs", "bench"} <= set(OPT_IN_GROUPS)
+
+
+def test_each_opt_in_group_is_one_marker_named_by_its_option(pytester, mini_catalog,
+                                                              monkeypatch):
+    monkeypatch.setenv("CLAIMS_CATALOG", str(mini_catalog))
+    monkeypatch.setenv("CLAIMS_ENV_ID", "keras-3.1.0-tensorflow")
+    result = pytester.runpytest_inprocess("-p", "claims.plugin", "--markers")
+    for group in OPT_IN_GROUPS:
+        assert result.stdout.str().count(f"@pytest.mark.{group}:") == 1
+        result.stdout.fnmatch_lines([f"@pytest.mark.{group}: runs only with --{group} (*"])
+
+
+# --- the run's files (claims.runfile), called directly ----------------------------------------
+JAX = Environment.parse("keras-3.15.1-jax")
+
+
+def test_the_run_document_names_its_environment_and_schema(monkeypatch):
+    monkeypatch.setattr("claims.target.installed_packages", lambda: {"keras": "3.15.1"})
+    doc = runfile.run_document(JAX, [{"id": "q19-a"}])
+    assert list(doc) == ["schema", "environment", "claims"]
+    assert doc["schema"] == SCHEMA_VERSION
+    assert doc["environment"] == {"id": "keras-3.15.1-jax", "keras": "3.15.1", "backend": "jax",
+                                  "python": platform.python_version(),
+                                  "packages": {"keras": "3.15.1"}}
+    assert runfile.run_document(JAX, [], packages={})["environment"]["packages"] == {}
+
+
+def test_the_run_file_is_indented_utf8_json_named_by_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setattr("claims.target.installed_packages", lambda: {})
+    claims = [{"id": "q19-a", "quote": "Lớp Flatten"}]
+    path = runfile.write_run(tmp_path / "reports", JAX, claims)
+    assert path == tmp_path / "reports" / "keras-3.15.1-jax.json"
+    assert path.read_text(encoding="utf-8") == json.dumps(
+        runfile.run_document(JAX, claims), indent=1, ensure_ascii=False) + "\n"
+
+
+def test_the_timing_entry_sums_files_and_lists_the_five_slowest():
+    records = [TestRecord(f"tests/test_{f}.py::test_{i}", "q19-a", False, "passed",
+                          duration_s=float(i)) for i, f in enumerate("aabbbcc")]
+    entry = runfile.timing_entry(records, wall_s=12.345, peak_mb=321)
+    assert entry == {
+        "wall_s": 12.3, "tests": 7, "peak_rss_mb": 321,
+        "slowest": [["tests/test_c.py::test_6", 6.0], ["tests/test_c.py::test_5", 5.0],
+                    ["tests/test_b.py::test_4", 4.0], ["tests/test_b.py::test_3", 3.0],
+                    ["tests/test_b.py::test_2", 2.0]],
+        "files_s": {"test_a.py": 1.0, "test_b.py": 9.0, "test_c.py": 11.0},
+    }
+    assert runfile.peak_rss_mb() > 0
+
+
+def test_timing_json_keeps_the_other_environments_entries(tmp_path):
+    path = runfile.write_timing(tmp_path, "keras-3.15.1-jax", {"wall_s": 1.0})
+    runfile.write_timing(tmp_path, "keras-2.15.0-tensorflow", {"wall_s": 2.0})
+    runfile.write_timing(tmp_path, "keras-3.15.1-jax", {"wall_s": 3.0})
+    assert path.read_text() == json.dumps(
+        {"keras-2.15.0-tensorflow": {"wall_s": 2.0}, "keras-3.15.1-jax": {"wall_s": 3.0}},
+        indent=1, sort_keys=True) + "\n"
+
+
+def test_a_broken_timing_json_is_started_again(tmp_path):
+    (tmp_path / "timing.json").write_text("{half")
+    runfile.write_timing(tmp_path, "keras-3.15.1-jax", {"wall_s": 1.0})
+    assert json.loads((tmp_path / "timing.json").read_text()) == {
+        "keras-3.15.1-jax": {"wall_s": 1.0}}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from claims import report
+from claims import catalog, labels, model, render_html, report
 from claims.cli import main
-from selftests.conftest import make_run
+from claims.vocabulary import VERDICTS
+from selftests.conftest import make_run, write_catalog
 
 K2 = make_run("keras-2.15.0-tensorflow", {"q19-a": "holds", "q25-b": "holds"})
 K3 = make_run("keras-3.0.5-tensorflow", {"q19-a": "refuted", "q25-b": "holds"})
@@ -20,6 +22,10 @@ JAX = make_run("keras-3.15.1-jax", {"q19-a": "holds", "q25-b": "error"})
 @pytest.fixture
 def merged(run_files):
     return report.merge(run_files(K3_NEW, JAX, K2, K3))
+
+
+def claim(merged: dict, claim_id: str) -> dict:
+    return next(c for c in merged["claims"] if c["id"] == claim_id)
 
 
 def test_environments_are_ordered_keras_newest_first(merged):
@@ -36,18 +42,24 @@ def test_each_claim_has_a_verdict_per_environment(merged):
 
 
 def test_boundary_names_the_versions_where_the_verdict_changes(merged):
-    a = next(c for c in merged["claims"] if c["id"] == "q19-a")
-    assert report.boundary(a, merged["environments"]) == (
+    a = claim(merged, "q19-a")
+    assert a["depends"] == [
+        {"package": "keras", "backend": "jax",
+         "runs": [{"verdict": "holds", "from": "3.15.1", "to": "3.15.1"}]},
+        {"package": "keras", "backend": "tensorflow",
+         "runs": [{"verdict": "holds", "from": "2.15.0", "to": "2.15.0"},
+                  {"verdict": "refuted", "from": "3.0.5", "to": "3.15.1"}]}]
+    assert labels.depends_text(a, "en") == (
         "jax: holds (Keras 3.15.1) | tensorflow: holds up to Keras 2.15.0; refuted from 3.0.5")
 
 
 def test_an_error_is_no_boundary(merged):
-    b = next(c for c in merged["claims"] if c["id"] == "q25-b")
-    assert report.boundary(b, merged["environments"]) is None
+    assert claim(merged, "q25-b")["depends"] is None
 
 
 def test_counts_per_verdict_per_environment(merged):
-    assert report.counts(merged)["keras-3.15.1-jax"] == {"holds": 1, "error": 1}
+    assert merged["counts"]["keras-3.15.1-jax"] == {
+        "holds": 1, "refuted": 0, "not-applicable": 0, "untestable": 0, "error": 1}
 
 
 def test_markdown_opens_with_scorecard_counts_boundaries_drift_then_claims(merged):
@@ -174,10 +186,9 @@ def test_the_merged_json_matches_its_schema(merged):
     report.validate(json.loads(json.dumps(merged)), "merged.schema.json", "audit.json")
 
 
-def test_a_bad_merged_document_is_named_by_field():
+def test_a_bad_merged_document_is_named_by_field(merged):
     with pytest.raises(report.ReportError, match="field 'environments'"):
-        report.validate({"schema": 1, "environments": 3, "claims": []}, "merged.schema.json",
-                        "audit.json")
+        report.validate({**merged, "environments": 3}, "merged.schema.json", "audit.json")
 
 
 def test_bench_runs_join_their_environments_column(run_files, tmp_path):
@@ -249,15 +260,19 @@ def test_unreadable_timing_is_an_error(run_files, tmp_path, text):
 
 
 def test_scorecard_counts_holds_per_question_on_newest_keras3_keras215_and_everywhere(merged):
-    rows = {r["question"]: r for r in report.scorecard(merged)}
+    rows = {r["question"]: r for r in merged["scorecard"]["rows"]}
+    assert merged["scorecard"]["newest"] == "keras-3.15.1-tensorflow"
     assert (rows[19]["newest"], rows[19]["keras_2_15"], rows[19]["everywhere"]) == (0, 1, 0)
-    assert rows[19]["instead"] == "fix"
+    assert rows[19]["failing"] == ["q19-a"]
+    assert labels.instead(rows[19], {c["id"]: c for c in merged["claims"]}, "en") == "fix"
+    assert "| 19 | " in report.render_markdown(merged) and " | 0/1 | 1/1 | 0/1 | fix |" in (
+        report.render_markdown(merged))
     assert (rows[25]["newest"], rows[25]["everywhere"], rows[25]["testable"]) == (1, 0, 1)
     assert rows[1]["claims"] == 0
 
 
 def test_scorecard_lists_the_seed_questions_in_both_languages(merged):
-    assert report.seed_questions()[25] == 'Công việc của lớp "Flatten" trong Keras là gì?'
+    assert model.seed_questions()[25] == 'Công việc của lớp "Flatten" trong Keras là gì?'
     assert "| 25 | Công việc của lớp" in report.render_markdown(merged)
     assert "## Bảng điểm" in report.render_markdown(merged, "vi")
     assert "<table id='scorecard'>" in report.render_html(merged)
@@ -268,8 +283,8 @@ def test_not_applicable_cells_make_no_dependence(run_files):
         make_run("keras-3.15.1-numpy", {"q3-a": "not-applicable"}),
         make_run("keras-3.15.1-jax", {"q3-a": "holds"}),
         make_run("tf_keras-2.21.0-tensorflow", {"q3-a": "refuted"})))
-    [claim] = merged["claims"]
-    assert report.boundary(claim, merged["environments"]) == (
+    [only] = merged["claims"]
+    assert labels.depends_text(only, "en") == (
         "jax: holds (Keras 3.15.1) | tf_keras: refuted (tf_keras 2.21.0)")
 
 
@@ -284,9 +299,10 @@ def test_measured_rows_make_a_table_beside_the_seeds_numbers(run_files, tmp_path
     bench_path = tmp_path / "bench.json"
     bench_path.write_text(json.dumps(bench_run))
     merged = report.merge([audit_path], {"bench": [bench_path]})
-    [(claim_id, columns, rows)] = report.measurement_tables(merged)
-    assert columns == ["environment", "model", "column", "seed", "measured"]
-    assert [r[1] for r in rows] == ["VGG16", "VGG19"]  # the bench adds rows, never twice
+    [table] = merged["measured"]
+    assert table["claim"] == "q4-params"
+    assert table["columns"] == ["environment", "model", "column", "seed", "measured"]
+    assert [r[1] for r in table["rows"]] == ["VGG16", "VGG19"]  # the bench adds rows, never twice
     md = report.render_markdown(merged)
     assert "| keras-3.15.1-tensorflow | VGG19 | Parameters | 143.7M | 143667240 |" in md
     assert "<table class='measured'>" in report.render_html(merged)
@@ -304,9 +320,9 @@ def test_rows_naming_a_table_make_a_row_by_environment_table(run_files):
              **({"detail": "TypeError: cannot deserialize"} if cell == "fails" else {})}]
         runs.append(run)
     merged = report.merge(run_files(*runs))
-    assert report.measurement_tables(merged) == []  # not also a seed-vs-measured table
-    [cross] = report.cross_tables(merged)
-    assert cross["rows"] == ["keras-3.15.1-jax.keras"]
+    assert merged["measured"] == []  # not also a seed-vs-measured table
+    [cross] = merged["cross"]
+    assert [r["row"] for r in cross["rows"]] == ["keras-3.15.1-jax.keras"]
     assert cross["columns"] == ["keras-3.15.1-tensorflow", "keras-2.15.0-tensorflow"]
     md = report.render_markdown(merged)
     assert f"## {table}" in md
@@ -315,3 +331,164 @@ def test_rows_naming_a_table_make_a_row_by_environment_table(run_files):
             in md)
     page = report.render_html(merged)
     assert "<td class='refuted' title='TypeError: cannot deserialize'>fails</td>" in page
+
+
+BISECTED = {"H.toml": """
+    [[claim]]
+    id = "q19-a"
+    questions = [19]
+    section = "H"
+    quote = "q"
+    statement = "A claim refuted from Keras 3."
+    correction = "fix"
+    correction_vi = "sửa"
+    boundary = "refuted from Keras 3.0.0 (tensorflow; holds in 2.15.0)"
+    expected = [{ verdict = "refuted", keras = ">=3" }, { verdict = "holds" }]
+"""}
+
+
+@pytest.fixture
+def with_catalog(tmp_path, monkeypatch):
+    """A catalog holding q19-a with its Vietnamese correction and bisected boundary; counts
+    how often it is loaded."""
+    folder = write_catalog(tmp_path / "catalog", BISECTED)
+    loads = []
+    real = catalog.load
+    monkeypatch.setattr(catalog, "load", lambda: loads.append(1) or real(folder))
+    return loads
+
+
+def test_the_model_holds_everything_the_renderings_show(run_files, tmp_path, with_catalog):
+    out = tmp_path / "out"
+    written = report.write_report(run_files(K3_NEW, JAX, K2, K3), out)
+    assert with_catalog == [1]  # the catalog is read once per report
+    assert json.loads((out / "audit.json").read_text()) == written  # audit.json is the model
+    assert set(written) == {"schema", "environments", "claims", "counts", "drift",
+                            "scorecard", "measured", "cross"}
+    a = claim(written, "q19-a")
+    assert (a["correction"], a["correction_vi"]) == ("fix", "sửa")
+    assert a["boundary"] == "refuted from Keras 3.0.0 (tensorflow; holds in 2.15.0)"
+    assert claim(written, "q25-b")["correction_vi"] is None  # not in this catalog
+    assert [c["id"] for c in written["claims"]] == ["q19-a", "q25-b"]  # catalog order first
+    assert written["drift"] == [{"claim": "q25-b", "environment": "keras-3.15.1-tensorflow",
+                                 "expected": "holds", "verdict": "holds"}]
+    report.validate(written, "merged.schema.json", "audit.json")
+
+
+def test_the_renderings_read_the_model_only(run_files, with_catalog, monkeypatch):
+    merged = report.merge(run_files(K3_NEW, JAX, K2, K3))
+
+    def no_catalog():
+        raise AssertionError("a renderer read the catalog")
+
+    monkeypatch.setattr(catalog, "load", no_catalog)
+    md, page = report.render_markdown(merged), report.render_html(merged)
+    vi = report.render_markdown(merged, "vi")
+    line = "**q19-a**: jax: holds (Keras 3.15.1) | tensorflow: holds up to Keras 2.15.0; "
+    assert line + "refuted from 3.0.5 [bisected: refuted from Keras 3.0.0" in md
+    assert "**What is true instead:** fix" in md and "**Điều đúng là:** sửa" in vi
+    assert "| 0/1 | 1/1 | 0/1 | sửa |" in vi  # the scorecard's correction, in Vietnamese
+    assert "[bisected: refuted from Keras 3.0.0" in page
+
+
+def test_without_a_valid_catalog_the_catalog_fields_are_null(run_files, monkeypatch):
+    def broken():
+        raise catalog.CatalogError("catalog/H.toml: not valid TOML")
+
+    monkeypatch.setattr(catalog, "load", broken)
+    merged = report.merge(run_files(K2, K3))
+    assert {(c["correction_vi"], c["boundary"]) for c in merged["claims"]} == {(None, None)}
+    assert [c["id"] for c in merged["claims"]] == ["q19-a", "q25-b"]
+
+
+def test_the_schema_describes_every_field_of_the_model(merged):
+    with pytest.raises(report.ReportError, match="'surprise' was unexpected"):
+        report.validate({**merged, "surprise": 1}, "merged.schema.json", "audit.json")
+    first = {**merged["claims"][0], "extra": 1}
+    with pytest.raises(report.ReportError, match=r"field 'claims\[0\]'"):
+        report.validate({**merged, "claims": [first]}, "merged.schema.json", "audit.json")
+    bad = {**merged["claims"][0], "verdicts": {"keras-3.15.1-jax": {
+        **merged["claims"][0]["verdicts"]["keras-3.15.1-jax"], "verdict": "maybe"}}}
+    with pytest.raises(report.ReportError, match="'maybe' is not one of"):
+        report.validate({**merged, "claims": [bad]}, "merged.schema.json", "audit.json")
+
+
+def test_a_timing_file_of_the_wrong_shape_is_named(run_files, tmp_path):
+    timing = tmp_path / "timing.json"
+    timing.write_text(json.dumps({"keras-2.15.0-tensorflow": {"wall_s": "slow"}}))
+    with pytest.raises(report.ReportError,
+                       match=r"timing.json: field 'keras-2.15.0-tensorflow.*'"):
+        report.merge(run_files(K2), timing=timing)
+
+
+def cells(line: str) -> list[str]:
+    """A Markdown table row's cells: split at every `|` that is not escaped."""
+    return re.split(r"(?<!\\)\|", line.strip())[1:-1]
+
+
+def test_md_table_escapes_pipes_and_keeps_each_row_on_one_line():
+    lines = report.md_table(["a", "b"], [["x | y", "one\ntwo"], [1, None]])
+    assert lines == ["| a | b |", "|---|---|", "| x \\| y | one two |", "| 1 | None |"]
+    assert report.md_table(["", "c"], [])[0] == "| | c |"  # an empty corner header
+
+
+def test_a_correction_holding_a_pipe_and_a_newline_keeps_the_scorecard_row_whole(run_files,
+                                                                                 tmp_path):
+    run = make_run("keras-3.15.1-tensorflow", {"q19-a": "refuted"})
+    run["claims"][0]["correction"] = "use a | b\ninstead"
+    run["claims"][0]["quote"] = "x | y"
+    [path] = run_files(run)
+    md = report.render_markdown(report.merge([path]))
+    table = md.split("## Scorecard")[1].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 25
+    assert {len(cells(row)) for row in rows} == {7}
+    assert "| use a \\| b instead |" in md
+    matrix = md.split("## Every claim")[1].split("\n### ")[0]
+    assert {len(cells(row)) for row in matrix.splitlines() if row.startswith("|")} == {2}
+
+
+def test_the_html_comes_from_autoescaped_templates(run_files):
+    run = make_run("keras-3.15.1-tensorflow", {"q19-a": "holds"})
+    run["claims"][0]["quote"] = "<script>alert('quote')</script>"
+    run["claims"][0]["evidence"] = "a 'quoted' <b>evidence</b>"
+    [path] = run_files(run)
+    page = report.render_html(report.merge([path]))
+    assert "&lt;script&gt;alert(&#39;quote&#39;)&lt;/script&gt;" in page
+    assert "<script>alert" not in page and "<b>evidence" not in page
+    assert "data-evidence='a &#39;quoted&#39; &lt;b&gt;evidence&lt;/b&gt;'" in page
+    css = (render_html.TEMPLATES / "report.css").read_text(encoding="utf-8")
+    js = (render_html.TEMPLATES / "report.js").read_text(encoding="utf-8")
+    assert css in page and js in page  # inlined as written: the page stays one file
+    assert page.count("<script") == 1 and "<link" not in page
+    assert not re.search(r"(src|href)=.?(https?:)?//", page)  # nothing to fetch
+
+
+def test_scorecard_and_timing_are_html_tables(run_files, tmp_path):
+    timing = tmp_path / "timing.json"
+    timing.write_text(json.dumps({"keras-2.15.0-tensorflow": {
+        "wall_s": 41.5, "tests": 12, "peak_rss_mb": 900,
+        "slowest": [["tests/test_h.py::test_same", 3.2]], "files_s": {"test_h.py": 3.2}}}))
+    merged = report.merge(run_files(K2, K3), timing=timing)
+    page = report.render_html(merged)
+    assert "<pre>" not in page
+    assert ("<tr><td>keras-2.15.0-tensorflow</td><td>41.5</td><td>12</td><td>900</td>"
+            "<td>h 3.2</td><td>test_same 3.2s</td></tr>") in page
+    scorecard = page.split("<table id='scorecard'>")[1].split("</table>")[0]
+    assert scorecard.count("<tr>") == 26 and "<td>fix</td>" in scorecard
+    counts = page.split("<table id='counts'>")[1].split("</table>")[0]
+    assert all(f"<th class='{v}'>" in counts for v in VERDICTS)
+
+
+def test_the_scorecard_names_three_corrections_then_how_many_more(run_files):
+    ids = ["q19-a", "q19-b", "q19-c", "q19-d"]
+    merged = report.merge(run_files(
+        make_run("keras-3.15.1-tensorflow", dict.fromkeys(ids, "refuted")),
+        make_run("keras-nightly-tensorflow", dict.fromkeys(ids[:3], "holds"))))
+    assert [e["id"] for e in merged["environments"]] == [  # no version sorts as the oldest
+        "keras-3.15.1-tensorflow", "keras-nightly-tensorflow"]
+    row = merged["scorecard"]["rows"][18]
+    assert row["failing"] == ids
+    claims = {c["id"]: c for c in merged["claims"]}
+    assert labels.instead(row, claims, "en") == "fix; fix; fix; (+1)"
+    assert "| q19-d | refuted | - |" in report.render_markdown(merged)  # no run, no cell

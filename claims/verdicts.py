@@ -1,0 +1,167 @@
+"""The verdict rules: from the outcomes of a claim's tests to the claim's verdict.
+
+Rules: a test whose own assertion fails refutes its claim; a skip makes it not-applicable; any
+other exception (an import error, a missing system package, a broken fixture) is an error, never
+a refutation. Where the observed verdict differs from the one the catalog records for the
+environment the claim is marked drift.
+
+Pure functions of plain data: no pytest here (the plugin, claims.plugin, feeds them), so the
+rules are tested by calling them (selftests/test_verdicts.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from claims.reportio import one_line
+
+if TYPE_CHECKING:  # pragma: no cover
+    from claims.catalog import Claim
+
+# How Hypothesis introduces the minimal counterexample, across its versions.
+EXAMPLE_NOTES = ("Falsifying example", "Failing test case", "Falsifying explicit example")
+
+
+@dataclass
+class TestRecord:
+    """One test of a claim, over its setup, call and teardown phases."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    nodeid: str
+    claim_id: str
+    correction: bool
+    outcome: str | None = None  # passed | failed | skipped | error; None: never ran
+    message: str = ""
+    duration_s: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+    measurements: list[dict] = field(default_factory=list)
+
+    def add_phase(self, outcome: str | None, message: str, duration_s: float,
+                  evidence: list[str], measurements: list[dict]) -> None:
+        """Fold one phase in: its time adds up, the first failure, error or skip stands."""
+        self.duration_s += duration_s
+        self.evidence = evidence
+        self.measurements = measurements
+        if self.outcome in ("failed", "error", "skipped") or outcome is None:
+            return
+        self.outcome, self.message = outcome, message
+
+    def as_dict(self) -> dict:
+        return {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "duration_s": round(self.duration_s, 3),
+            "message": self.message,
+            "role": "correction" if self.correction else "claim",
+        }
+
+
+def is_refutation(exc: BaseException) -> bool:
+    """Only the claim's own assertion refutes it."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_refutation(e) for e in exc.exceptions)
+    return isinstance(exc, AssertionError)
+
+
+def describe(exc: BaseException) -> str:
+    """Exception type and message, plus Hypothesis' falsifying example where there is one."""
+    first = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {first[0] if first else ''}".rstrip(": ")
+    notes = [n for n in getattr(exc, "__notes__", []) if n.startswith(EXAMPLE_NOTES)]
+    if notes:
+        # Fixture arguments (the keras module) say nothing about the counterexample.
+        text += " | " + re.sub(r"\s*\w+=<module [^>]*>,?", "", " ".join(notes))
+    return one_line(text)
+
+
+def judge(when: str, exc: BaseException | None, skip_reason: str | None = None
+          ) -> tuple[str | None, str]:
+    """One phase's outcome and message. `when` is setup, call or teardown; `exc` what the phase
+    raised (None: nothing); `skip_reason` is given where that exception was a skip."""
+    if exc is None:
+        return ("passed" if when == "call" else None), ""
+    if skip_reason is not None:
+        return "skipped", one_line(skip_reason)
+    if when == "call" and is_refutation(exc):
+        return "failed", describe(exc)
+    return "error", f"{when}: {describe(exc)}"
+
+
+def aggregate(records: list[TestRecord]) -> tuple[str, str]:
+    """A claim's verdict and its one line of evidence, from its claim-role tests."""
+    own = [r for r in records if not r.correction]
+    for outcome, verdict in (("error", "error"), ("failed", "refuted")):
+        hits = [r for r in own if r.outcome == outcome]
+        if hits:
+            return verdict, hits[0].message
+    if own and all(r.outcome == "skipped" for r in own):
+        return "not-applicable", own[0].message
+    measured = [e for r in own for e in r.evidence]
+    passed = sum(r.outcome == "passed" for r in own)
+    return "holds", "; ".join(measured) or f"{passed} test(s) passed"
+
+
+def correction_note(records: list[TestRecord]) -> str:
+    """Whether the tests of the claim's correction confirmed it; "" where it has none."""
+    checks = [r for r in records if r.correction]
+    if not checks:
+        return ""
+    bad = [r for r in checks if r.outcome in ("failed", "error")]
+    if bad:
+        return f"correction NOT verified: {bad[0].message}"
+    if all(r.outcome == "skipped" for r in checks):
+        return "correction not checked here"
+    return "correction verified"
+
+
+def is_drift(verdict: str, expected: str | None) -> bool:
+    """The observed verdict contradicts the recorded one (an error contradicts nothing)."""
+    return expected is not None and verdict not in (expected, "error")
+
+
+def claim_entry(claim: Claim, records: list[TestRecord], expected: str | None) -> dict | None:
+    """The claim's entry in the run file; None where none of its own tests ran."""
+    if claim.untestable:
+        verdict, evidence = "untestable", claim.untestable
+    elif not [r for r in records if not r.correction]:
+        return None  # not selected in this run
+    else:
+        verdict, evidence = aggregate(records)
+    note = correction_note(records) if verdict == "refuted" else ""
+    entry = {
+        "id": claim.id,
+        "questions": list(claim.questions),
+        "section": claim.section,
+        "statement": claim.statement,
+        "quote": claim.quote,
+        "verdict": verdict,
+        "expected": expected,
+        "drift": is_drift(verdict, expected),
+        "evidence": evidence + (f" [{note}]" if note else ""),
+        "correction": claim.correction,
+        "tests": [r.as_dict() for r in records],
+    }
+    # a correction's cells of a row x environment table belong in that table too
+    rows = [m for r in records for m in r.measurements if not r.correction or "table" in m]
+    if rows:
+        entry["measurements"] = rows
+    return entry
+
+
+def verdicts(claims: Iterable[Claim], records: Iterable[TestRecord],
+             expected: Callable[[Claim], str | None]) -> list[dict]:
+    """Every claim's entry, in catalog order; [] where no claim test ran (nothing audited).
+
+    `expected(claim)` is the verdict the catalog records for the environment (None: none)."""
+    ran = [r for r in records if r.outcome is not None]  # not: -x, --collect-only, interrupted
+    if not ran:
+        return []
+    by_claim: dict[str, list[TestRecord]] = {}
+    for record in ran:
+        by_claim.setdefault(record.claim_id, []).append(record)
+    entries = (claim_entry(c, by_claim.get(c.id, []), expected(c)) for c in claims)
+    return [e for e in entries if e is not None]
