@@ -11,6 +11,7 @@ LABELS = {
         "title": "Keras claims audit", "counts": "Verdicts per environment",
         "depends": "Claims whose verdict depends on version or backend", "drift": "Drift",
         "no_drift": "No drift: every verdict is the one recorded in the catalog.",
+        "correction_drift": "the recorded correction no longer holds",
         "claims": "Every claim", "claim": "claim", "quote": "Quote", "statement": "Claim",
         "evidence": "Evidence", "correction": "What is true instead", "verdicts": "Verdicts",
         "recorded": "recorded", "observed": "observed", "filter": "Show verdict",
@@ -29,6 +30,7 @@ LABELS = {
         "depends": "Nhận định có kết luận phụ thuộc phiên bản hoặc backend",
         "drift": "Sai lệch so với kết luận đã ghi",
         "no_drift": "Không có sai lệch: mọi kết luận đúng như đã ghi trong danh mục.",
+        "correction_drift": "điều đúng đã ghi không còn đúng nữa",
         "claims": "Tất cả nhận định", "claim": "nhận định", "quote": "Trích dẫn",
         "statement": "Nhận định", "evidence": "Bằng chứng", "correction": "Điều đúng là",
         "verdicts": "Kết luận", "recorded": "đã ghi", "observed": "quan sát",
@@ -57,6 +59,14 @@ def fraction(n: int | None, of: int) -> str:
 def correction(claim: dict, lang: str) -> str | None:
     """What is true instead, in `lang` where the catalog has it in that language."""
     return (claim["correction_vi"] or claim["correction"]) if lang == "vi" else claim["correction"]
+
+
+def drift(d: dict, t: dict) -> str:
+    """What drifted in one cell: the recorded verdict against the observed one, or the
+    recorded correction that stopped holding."""
+    if d["correction_drift"]:
+        return f"{t['correction_drift']}: {d['correction_drift']}"
+    return f"{t['recorded']} {d['expected']}, {t['observed']} {d['verdict']}"
 
 
 def cell(v: dict | None) -> str:

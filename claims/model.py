@@ -44,6 +44,7 @@ def _combine(audit: dict, extra: dict, source: str) -> dict:
     seen = {json.dumps(m, sort_keys=True) for m in audit["measurements"]}
     return {"verdict": verdict, "expected": audit["expected"],
             "drift": audit["drift"] or extra["drift"],
+            "correction_drift": audit["correction_drift"] or extra["correction_drift"],
             "evidence": f"{audit['evidence']} | {source}: {extra['evidence']}",
             "measurements": audit["measurements"] + [
                 m for m in extra["measurements"] if json.dumps(m, sort_keys=True) not in seen]}
@@ -68,6 +69,7 @@ def _claims(sources: list[tuple[str, list[dict]]], known: dict[str, catalog.Clai
                 claims[c["id"]] = _entry(c, known.get(c["id"]))
             entry = claims[c["id"]]
             cell = {"verdict": c["verdict"], "expected": c.get("expected"), "drift": c["drift"],
+                    "correction_drift": c.get("correction_drift"),
                     "evidence": c["evidence"], "measurements": c.get("measurements", [])}
             earlier = entry["verdicts"].get(env_id)
             if earlier is None:
@@ -229,7 +231,7 @@ def merge(paths: list[Path], supplements: dict[str, list[Path]] | None = None,
         "schema": SCHEMA_VERSION, "environments": environments, "claims": claims,
         "counts": counts(claims, environments),
         "drift": [{"claim": c["id"], "environment": env_id, "expected": v["expected"],
-                   "verdict": v["verdict"]}
+                   "verdict": v["verdict"], "correction_drift": v["correction_drift"]}
                   for c in claims for env_id, v in c["verdicts"].items() if v["drift"]],
         "scorecard": scorecard(claims, environments),
         "measured": measurement_tables(claims),

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from claims import catalog, runfile, target, verdicts
+from claims import catalog, labels, runfile, target, verdicts
+from claims.labels import LABELS
 from claims.verdicts import TestRecord, describe, judge  # tests import describe from here too
 
 EVIDENCE_KEY = "claims_evidence"
@@ -212,8 +213,9 @@ def summary_lines(results: list[dict], terminal: os.terminal_size):
         yield line[: width + 24 + room], markup
     for r in results:
         if r["drift"]:
-            yield f"DRIFT {r['id']}: recorded {r['expected']}, observed {r['verdict']}", {
-                "red": True}
+            what = labels.drift({**r, "correction_drift": r.get("correction_drift")},
+                                LABELS["en"])
+            yield f"DRIFT {r['id']}: {what}", {"red": True}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -54,8 +54,8 @@ def _depends_and_drift(model: dict, t: dict, lang: str) -> list[str]:
     lines += [f"- **{c['id']}**: {labels.depends_text(c, lang)}"
               for c in model["claims"] if c["depends"]] or [t["none_depends"]]
     lines += ["", f"## {t['drift']}", ""]
-    lines += [f"- **{d['claim']}** in {d['environment']}: {t['recorded']} {d['expected']}, "
-              f"{t['observed']} {d['verdict']}" for d in model["drift"]] or [t["no_drift"]]
+    lines += [f"- **{d['claim']}** in {d['environment']}: {labels.drift(d, t)}"
+              for d in model["drift"]] or [t["no_drift"]]
     return lines
 
 

@@ -118,6 +118,12 @@ def correction_note(records: list[TestRecord]) -> str:
     return "correction verified"
 
 
+def correction_failure(records: list[TestRecord]) -> str | None:
+    """The message of a failed correction test: the recorded correction no longer holds."""
+    failed = [r for r in records if r.correction and r.outcome == "failed"]
+    return failed[0].message if failed else None
+
+
 def is_drift(verdict: str, expected: str | None) -> bool:
     """The observed verdict contradicts the recorded one (an error contradicts nothing)."""
     return expected is not None and verdict not in (expected, "error")
@@ -132,6 +138,8 @@ def claim_entry(claim: Claim, records: list[TestRecord], expected: str | None) -
     else:
         verdict, evidence = aggregate(records)
     note = correction_note(records) if verdict == "refuted" else ""
+    # a correction is a recorded finding too: when it stops holding, that is drift
+    broken = correction_failure(records) if verdict == "refuted" else None
     entry = {
         "id": claim.id,
         "questions": list(claim.questions),
@@ -140,11 +148,13 @@ def claim_entry(claim: Claim, records: list[TestRecord], expected: str | None) -
         "quote": claim.quote,
         "verdict": verdict,
         "expected": expected,
-        "drift": is_drift(verdict, expected),
+        "drift": is_drift(verdict, expected) or broken is not None,
         "evidence": evidence + (f" [{note}]" if note else ""),
         "correction": claim.correction,
         "tests": [r.as_dict() for r in records],
     }
+    if broken is not None:
+        entry["correction_drift"] = broken
     # a correction's cells of a row x environment table belong in that table too
     rows = [m for r in records for m in r.measurements if not r.correction or "table" in m]
     if rows:

@@ -371,7 +371,8 @@ def test_the_model_holds_everything_the_renderings_show(run_files, tmp_path, wit
     assert claim(written, "q25-b")["correction_vi"] is None  # not in this catalog
     assert [c["id"] for c in written["claims"]] == ["q19-a", "q25-b"]  # catalog order first
     assert written["drift"] == [{"claim": "q25-b", "environment": "keras-3.15.1-tensorflow",
-                                 "expected": "holds", "verdict": "holds"}]
+                                 "expected": "holds", "verdict": "holds",
+                                 "correction_drift": None}]
     report.validate(written, "merged.schema.json", "audit.json")
 
 
@@ -492,3 +493,15 @@ def test_the_scorecard_names_three_corrections_then_how_many_more(run_files):
     claims = {c["id"]: c for c in merged["claims"]}
     assert labels.instead(row, claims, "en") == "fix; fix; fix; (+1)"
     assert "| q19-d | refuted | - |" in report.render_markdown(merged)  # no run, no cell
+
+
+def test_a_correction_that_stopped_holding_shows_as_drift_in_both_languages(run_files):
+    run = make_run("keras-3.15.1-tensorflow", {"q19-a": "refuted"}, drift={"q19-a"})
+    run["claims"][0]["correction_drift"] = "AssertionError: 5 windows, not 4"
+    model = report.merge(run_files(run))
+    assert model["drift"][0]["correction_drift"] == "AssertionError: 5 windows, not 4"
+    report.validate(model, "merged.schema.json", "audit.json")
+    assert ("- **q19-a** in keras-3.15.1-tensorflow: the recorded correction no longer holds: "
+            "AssertionError: 5 windows, not 4") in report.render_markdown(model)
+    assert "điều đúng đã ghi không còn đúng nữa" in report.render_markdown(model, "vi")
+    assert "the recorded correction no longer holds" in report.render_html(model)

@@ -175,6 +175,22 @@ def test_a_claim_entry_has_the_run_files_fields_in_order():
     assert [t["role"] for t in entry["tests"]] == ["claim", "correction"]
 
 
+def test_a_recorded_correction_that_stops_holding_is_drift():
+    entry = claim_entry(claim(correction="Fix."), [
+        record("failed", "AssertionError: x"),
+        record("failed", "AssertionError: the rule changed", correction=True)], "refuted")
+    assert (entry["verdict"], entry["drift"]) == ("refuted", True)
+    assert entry["correction_drift"] == "AssertionError: the rule changed"
+
+
+def test_a_correction_that_cannot_run_here_is_no_drift():
+    entry = claim_entry(claim(correction="Fix."), [
+        record("failed", "AssertionError: x"),
+        record("error", "setup: ImportError: no graphviz", correction=True)], "refuted")
+    assert (entry["drift"], "correction_drift" in entry) == (False, False)
+    assert entry["evidence"].endswith("[correction NOT verified: setup: ImportError: no graphviz]")
+
+
 def test_only_a_refutation_carries_the_correction_note():
     entry = claim_entry(claim(), [record("passed"), record("failed", "F", correction=True)],
                         "holds")
