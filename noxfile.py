@@ -62,7 +62,7 @@ ENVIRONMENTS: dict[str, dict] = {
     "keras-3.15.1-openvino": dict(
         pins=["keras==3.15.1", "openvino==2026.4.1", "scipy"], tags=["keras3", "newest"],
     ),
-    # fixes the 2025 security advisories, not those of 2026 (tests/test_a_deployment.py)
+    # fixes the 2025 security advisories, not those of 2026 (tests/test_a_security.py)
     "keras-3.13.1-tensorflow": dict(pins=["keras==3.13.1", "tensorflow-cpu==2.21.0"],
                                     tags=["keras3"]),
     "keras-3.10.0-tensorflow": dict(pins=["keras==3.10.0", "tensorflow-cpu==2.19.1"],

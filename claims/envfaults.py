@@ -25,7 +25,7 @@ FAULTS = (
     EnvFault("backend-missing", "KERAS_BACKEND names a backend whose package is not installed",
              {"KERAS_BACKEND": "jax"}, ("tests/test_k_others.py",)),
     EnvFault("no-writable-temp", "the temporary folder cannot be created",
-             {}, ("tests/test_a_deployment.py", "-k", "json or weights",
+             {}, ("tests/test_a_saving.py", "-k", "json or weights",
                   "--basetemp", "/proc/keras-claims")),
 )
 

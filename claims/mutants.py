@@ -43,7 +43,7 @@ def wrap(owner, attribute: str, make: Callable) -> None:
     setattr(owner, attribute, functools.wraps(original)(make(original)))
 
 
-@fault("load-model-perturbs-weight", "A", "test_a_deployment.py",
+@fault("load-model-perturbs-weight", "A", "test_a_saving.py",
        "load_model adds 0.01 to the first weight it loads")
 def _load_model(keras):
     def make(original):

@@ -73,7 +73,3 @@ def load_keras():
 
         mutants.apply(os.environ["CLAIMS_MUTANT"], keras)
     return keras
-
-
-def keras_major() -> int:
-    return Version(detect().keras).major

@@ -238,14 +238,14 @@ def test_timing_and_stability_show_in_the_report(run_files, tmp_path):
     timing.write_text(json.dumps({"keras-2.15.0-tensorflow": {
         "wall_s": 41.5, "tests": 12, "peak_rss_mb": 900,
         "slowest": [["tests/test_h.py::test_same", 3.2]],
-        "files_s": {"test_a_deployment.py": 12.5, "test_h.py": 3.2}}}))
+        "files_s": {"test_a_saving.py": 12.5, "test_h.py": 3.2}}}))
     stability = tmp_path / "stability.json"
     stability.write_text(json.dumps({"runs": 3, "seeds": [1, 2, 3], "stable": True,
                                      "environment": "keras-2.15.0-tensorflow",
                                      "differences": []}))
     report.write_report(run_files(K2), tmp_path / "out", timing=timing, stability=stability)
     md = (tmp_path / "out" / "audit.md").read_text()
-    assert ("| keras-2.15.0-tensorflow | 41.5 | 12 | 900 | a_deployment 12.5, h 3.2 | "
+    assert ("| keras-2.15.0-tensorflow | 41.5 | 12 | 900 | a_saving 12.5, h 3.2 | "
             "test_same 3.2s |") in md
     assert "**Stability:** every verdict equal across runs" in md
     assert "every verdict equal" in (tmp_path / "out" / "audit.html").read_text()

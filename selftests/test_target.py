@@ -72,7 +72,7 @@ def test_load_keras_imports_the_package_under_audit(versions, monkeypatch):
                         lambda name: imported.append(name) or fake_keras("tensorflow"))
     target.load_keras()
     assert imported == ["tf_keras"]
-    assert target.keras_major() == 2
+    assert target.detect().major == 2
 
 
 def test_load_keras_refuses_a_backend_other_than_the_environments(versions, monkeypatch):

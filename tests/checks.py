@@ -5,21 +5,32 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
-import textwrap
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from claims.target import detect
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILDREN = ROOT / "tests" / "children"
+# One fixed model saved by every environment of the matrix (fixtures/portability/make.py).
+PORTABILITY = ROOT / "fixtures" / "portability"
 INFERENCE_ONLY_BACKENDS = ("numpy", "openvino")
+# A SavedModel or TFLite graph is a different (traced, possibly fused) program from the model
+# it came from: float32 rounding.
+GRAPH = dict(rtol=1e-5, atol=1e-5)
 
 
 def to_numpy(keras, tensor) -> np.ndarray:
     """A backend tensor as a NumPy array, on Keras 2 and 3 alike."""
-    if hasattr(keras, "ops"):
+    if detect().major >= 3:
         return np.asarray(keras.ops.convert_to_numpy(tensor))
     return np.asarray(tensor.numpy() if hasattr(tensor, "numpy") else tensor)
 
@@ -63,6 +74,28 @@ def correlate_valid(image: np.ndarray, kernel: np.ndarray, stride: int, dilation
     return out
 
 
+def same_output_size(size: int, stride: int) -> int:
+    """Output length along an axis of size `size` under padding='same': ceil(n / s)."""
+    return math.ceil(size / stride)
+
+
+def same_padding(size: int, span: int, stride: int) -> tuple[int, int]:
+    """Zeros before and after along one axis for 'same', so that a 'valid' pass over the padded
+    axis gives same_output_size windows: the odd one goes after."""
+    total = max((same_output_size(size, stride) - 1) * stride + span - size, 0)
+    return total // 2, total - total // 2
+
+
+def file_format(path) -> str:
+    """What `save` actually wrote: the native zip, legacy HDF5, or a SavedModel directory."""
+    if os.path.isdir(path):
+        return "savedmodel-dir" if os.path.exists(os.path.join(path, "saved_model.pb")) else "dir"
+    if zipfile.is_zipfile(path):
+        return "keras-zip"
+    with open(path, "rb") as fh:
+        return "hdf5" if fh.read(4) == b"\x89HDF" else "other"
+
+
 def conv2d(keras, image: np.ndarray, kernel: np.ndarray, padding: str, stride: int, dilation: int):
     """Run a single-channel Keras Conv2D with the given kernel on one (h, w) image."""
     layer = keras.layers.Conv2D(
@@ -75,46 +108,19 @@ def conv2d(keras, image: np.ndarray, kernel: np.ndarray, padding: str, stride: i
     return to_numpy(keras, out)[0, :, :, 0]
 
 
-_KERAS_BLOCKER = """
-import importlib.abc
-import importlib.machinery
-import sys
-
-
-class _Refuse(importlib.abc.Loader):
-    def create_module(self, spec):
-        raise ImportError(f"{spec.name} imported in a process that must run without Keras")
-
-    def exec_module(self, module):
-        pass
-
-
-class _NoKeras(importlib.abc.MetaPathFinder):
-    # TensorFlow may look Keras up (find_spec) while importing, but a serving process has no
-    # Keras: finding it is allowed, importing it raises.
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] not in ("keras", "tf_keras"):
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is not None:
-            spec.loader = _Refuse()
-        return spec
-
-
-sys.meta_path.insert(0, _NoKeras())
-"""
-
-
-def run_python(code: str, *args: str, block_keras: bool = False, timeout: float = 600,
-               **env: str | None) -> subprocess.CompletedProcess:
-    """Run `code` in a fresh Python of this environment: `args` become `sys.argv[1:]`, `env`
-    changes variables (None unsets one), and with `block_keras` importing `keras` or
-    `tf_keras` raises, as in a serving process."""
+def run_child(name: str, *args: str, block_keras: bool = False, timeout: float = 600,
+              **env: str | None) -> subprocess.CompletedProcess:
+    """Run the program tests/children/<name>.py in a fresh Python of this environment: `args`
+    become its `sys.argv[1:]`, `env` changes variables (None unsets one), and with
+    `block_keras` importing `keras` or `tf_keras` raises (children/_no_keras.py), as in a
+    serving process."""
     environ = {k: v for k, v in os.environ.items() if k not in env}
     environ.update({k: v for k, v in env.items() if v is not None})
-    script = (_KERAS_BLOCKER if block_keras else "") + textwrap.dedent(code)
-    return subprocess.run([sys.executable, "-c", script, *args], env=environ,
-                          capture_output=True, text=True, timeout=timeout)
+    # The children import `claims` and `tests` from this checkout, as the tests do.
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), environ.get("PYTHONPATH"))))
+    launcher = [str(CHILDREN / "_no_keras.py")] if block_keras else []
+    return subprocess.run([sys.executable, *launcher, str(CHILDREN / f"{name}.py"), *args],
+                          env=environ, capture_output=True, text=True, timeout=timeout)
 
 
 def stderr_tail(proc, lines: int = 3) -> str:
@@ -123,18 +129,18 @@ def stderr_tail(proc, lines: int = 3) -> str:
     return " | ".join(text[-lines:])
 
 
-def run_child(code: str, **env: str | None) -> dict:
-    """`run_python` for code that reports by printing one JSON object as its last line."""
-    proc = run_python(code, **env)
+def child_report(proc: subprocess.CompletedProcess) -> dict:
+    """The JSON object a child printed as its last line; a child that failed is an error."""
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(f"child Python exited {proc.returncode}: {stderr_tail(proc, 5)}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def tensorflow_or_skip(what: str):
-    """TensorFlow, for a check that needs tf.data; not installed here means not applicable."""
+    """TensorFlow, for a check that needs it beside Keras (tf.data, SavedModel serving, TFLite);
+    not installed here means not applicable."""
     if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip(f"{what} needs TensorFlow (tf.data), which this environment does not install")
+        pytest.skip(f"{what} needs TensorFlow, which this environment does not install")
     import tensorflow as tf
 
     return tf

@@ -15,50 +15,10 @@ import numpy as np
 import pytest
 
 from tests.checks import keras_submodule, random_array, skip_unless_trainable
+from tests.seed import ModelRow, model_table
 
-# The seed's table (question 4), row for row: name, size (MB), parameters (millions), depth,
-# CPU and GPU time (ms) per inference step. The accuracy columns are untestable here.
-SEED_TABLE = """
-Xception            88  22.9   81  109.4   8.1
-VGG16              528 138.4   16   69.5   4.2
-VGG19              549 143.7   19   84.8   4.4
-ResNet50            98  25.6  107   58.2   4.6
-ResNet50V2          98  25.6  103   45.6   4.4
-ResNet101          171  44.7  209   89.6   5.2
-ResNet101V2        171  44.7  205   72.7   5.4
-ResNet152          232  60.4  311  127.4   6.5
-ResNet152V2        232  60.4  307  107.5   6.6
-InceptionV3         92  23.9  189   42.2   6.9
-InceptionResNetV2  215  55.9  449  130.2  10.0
-MobileNet           16   4.3   55   22.6   3.4
-MobileNetV2         14   3.5  105   25.9   3.8
-DenseNet121         33   8.1  242   77.1   5.4
-DenseNet169         57  14.3  338   96.4   6.3
-DenseNet201         80  20.2  402  127.2   6.7
-NASNetMobile        23   5.3  389   27.0   6.7
-NASNetLarge        343  88.9  533  344.5  20.0
-EfficientNetB0      29   5.3  132   46.0   4.9
-EfficientNetB1      31   7.9  186   60.2   5.6
-EfficientNetB2      36   9.2  186   80.8   6.5
-EfficientNetB3      48  12.3  210  140.0   8.8
-EfficientNetB4      75  19.5  258  308.3  15.1
-"""
-
-
-@dataclass(frozen=True)
-class Row:
-    name: str
-    size_mb: float
-    params_m: float
-    depth: int
-    cpu_ms: float
-    gpu_ms: float
-
-
-TABLE = tuple(
-    Row(name, float(size), float(params), int(depth), float(cpu), float(gpu))
-    for name, size, params, depth, cpu, gpu in map(str.split, SEED_TABLE.strip().splitlines())
-)
+# The seed's table (question 4); its accuracy columns are untestable here.
+TABLE = model_table()
 ROWS = {row.name: row for row in TABLE}
 
 # Building all 23 applications (and writing their weights) takes about 45 s on TensorFlow and 4
@@ -277,7 +237,7 @@ def test_parameter_count_matches_the_table_to_a_tenth_of_a_million(application_f
     assert abs(params / 1e6 - row.params_m) <= 0.05
 
 
-def size_comparison(row: Row, facts: ApplicationFacts) -> str:
+def size_comparison(row: ModelRow, facts: ApplicationFacts) -> str:
     float32 = facts.params * 4
     return (
         f"{row.name}: table {row.size_mb:g} MB; weights file {facts.weights_file_bytes / MIB:.1f}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from tests.checks import (
     INFERENCE_ONLY_BACKENDS,
+    child_report,
     keras_submodule,
     random_array,
     run_child,
@@ -22,6 +22,7 @@ from tests.checks import (
     tensorflow_or_skip,
     to_numpy,
 )
+from tests.strategies import batch_sizes
 
 # MirroredStrategy sums per-replica gradients in float32 where one device sums the whole batch.
 MIRRORED_ATOL = 1e-5
@@ -30,7 +31,6 @@ MEMORY_SHARE = 0.1
 SMALL_FILE, BIG_FILE = 1 << 20, 1 << 30
 
 dataset_sizes = st.integers(1, 40)
-batch_sizes = st.integers(1, 8)
 
 
 def step_counter(keras):
@@ -210,67 +210,6 @@ def test_keras_has_multi_gpu_model(keras):
     )
 
 
-# One process per check: logical devices must be configured before TensorFlow runs any op.
-MIRRORED_CHILD = """
-import json
-import numpy as np
-import tensorflow as tf
-
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from claims.target import load_keras
-
-keras = load_keras()
-keras.utils.set_random_seed(0)
-rng = np.random.default_rng(0)
-x = rng.uniform(-1, 1, (64, 4)).astype("float32")
-y = rng.uniform(-1, 1, (64, 1)).astype("float32")
-
-
-def build(rate=0.1):
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="tanh"),
-                              keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(rate), loss="mse")
-    return model
-
-
-start = build().get_weights()
-
-
-def train(strategy, rate=0.1):
-    with strategy.scope():
-        model = build(rate)
-        model.set_weights(start)
-    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
-    return model
-
-
-def diff(a, b):
-    return max(float(np.abs(p - q).max()) for p, q in zip(a.get_weights(), b.get_weights()))
-
-
-one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
-one = train(one_device)
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-two = train(strategy)
-# Summing the replicas' mean-loss gradients instead of averaging them would equal one device
-# at twice the learning rate.
-summed = train(one_device, 0.1 * strategy.num_replicas_in_sync)
-copies = []
-for weight in two.weights:
-    variable = weight.value if keras.__version__.startswith("3") else weight
-    copies.append([[c.device.split("device:")[-1], list(c.shape)] for c in variable.values])
-print(json.dumps({
-    "replicas": strategy.num_replicas_in_sync,
-    "max_diff": diff(one, two),
-    "summed_diff": diff(summed, two),
-    "moved": max(float(np.abs(a - b).max()) for a, b in zip(start, two.get_weights())),
-    "shapes": [list(w.shape) for w in two.get_weights()],
-    "copies": copies,
-}))
-"""
-
-
 @pytest.fixture(scope="module")
 def mirrored(environment, child_runs):
     if environment.backend != "tensorflow":
@@ -304,62 +243,9 @@ def test_mirrored_strategy_keeps_a_full_copy_of_every_weight_per_device(mirrored
         assert all(copy_shape == shape for _, copy_shape in copies)
 
 
-# Batches are read with np.fromfile at an offset, not through a memory map: file pages stay in
-# the kernel's page cache and never count in the process's RSS, so the peak RSS (VmHWM, reset
-# through /proc/self/clear_refs after a warm-up epoch) is the process's own memory. The child
-# trains on each file of DISK_DATASETS in turn, resetting the peak in between.
-DISK_CHILD = """
-import json
-import math
-import os
-import re
-
-import numpy as np
-from claims.target import load_keras
-
-FEATURES, BATCH = 1024, 1024
-
-
-def batches(path, limit):
-    samples = os.path.getsize(path) // (4 * FEATURES)
-    with open(path, "rb") as f:
-        while True:
-            for i in range(limit):
-                rows = min(BATCH, samples - i * BATCH)
-                f.seek(i * BATCH * FEATURES * 4)
-                x = np.fromfile(f, dtype="float32", count=rows * FEATURES)
-                yield x.reshape(rows, FEATURES), np.zeros((rows, 1), "float32")
-
-
-def peak_kib():
-    text = open("/proc/self/status").read()
-    return int(re.search(r"VmHWM:\\s+(\\d+)", text).group(1))
-
-
-def reset_peak():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return peak_kib()
-
-
-keras = load_keras()
-model = keras.Sequential([keras.Input(shape=(FEATURES,)), keras.layers.Dense(1)])
-model.compile(optimizer="sgd", loss="mse")
-paths = os.environ["DISK_DATASETS"].split(os.pathsep)
-model.fit(batches(paths[0], 1), steps_per_epoch=1, epochs=1, verbose=0)
-runs = []
-for path in paths:
-    steps = math.ceil(os.path.getsize(path) / (4 * FEATURES * BATCH))
-    start = reset_peak()
-    model.fit(batches(path, steps), steps_per_epoch=steps, epochs=1, verbose=0)
-    runs.append({"steps": steps, "start_kib": start, "peak_kib": peak_kib()})
-print(json.dumps(runs))
-"""
-
-
 def train_from_disk(*paths) -> list[dict]:
     """Train on each disk-backed dataset in turn in one child; its peak memory for each."""
-    return run_child(DISK_CHILD, DISK_DATASETS=os.pathsep.join(map(str, paths)))
+    return child_report(run_child("disk_training", *map(str, paths)))
 
 
 def grown_kib(run: dict) -> int:
@@ -394,7 +280,7 @@ def child_runs(environment, tmp_path_factory):
     (a fresh import of the backend each) overlaps the other tests instead of adding to them."""
     jobs = {}
     if environment.backend == "tensorflow":
-        jobs["mirrored"] = lambda: run_child(MIRRORED_CHILD)
+        jobs["mirrored"] = lambda: child_report(run_child("same_training", "mirrored"))
     if environment.backend not in INFERENCE_ONLY_BACKENDS:
         folder = tmp_path_factory.mktemp("disk")
         # The big file first: memory the small run reuses can only understate the small

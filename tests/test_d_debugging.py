@@ -11,7 +11,13 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from tests.checks import random_array, require_graphviz, skip_unless_trainable, to_numpy
+from tests.checks import (
+    INFERENCE_ONLY_BACKENDS,
+    random_array,
+    require_graphviz,
+    skip_unless_trainable,
+    to_numpy,
+)
 from tests.strategies import feature_shapes, layer_stacks
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -200,7 +206,7 @@ def wrong_shape_message(keras, environment, wrong) -> str:
     model = dense_model(keras, input_shape=EXPECTED_SHAPE)
     x = random_array((2, *wrong))
     try:
-        if environment.backend in ("numpy", "openvino"):
+        if environment.backend in INFERENCE_ONLY_BACKENDS:
             model.predict(x, verbose=0)
         else:
             model.fit(x, random_array((2, *wrong[:-1], 2)), verbose=0)

@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from tests.checks import keras_submodule, run_child, skip_unless_trainable
+from tests.checks import child_report, keras_submodule, run_child, skip_unless_trainable
 
 # Data-parallel gradients are summed across devices in another order than on one device.
 DISTRIBUTED_ATOL = 1e-5
@@ -17,74 +17,6 @@ HOST_DEVICES = 2
 def host_devices_env(count: int) -> dict:
     """XLA_FLAGS that split the host CPU into `count` JAX devices (read at JAX's import)."""
     return {"XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"}
-
-
-# Runs in a fresh JAX process with several host devices: trains the same model with the same
-# start on one device, under DataParallel and under ModelParallel, and reports where the
-# weights and a batch live.
-DISTRIBUTED_CHILD = """
-import json
-
-import numpy as np
-from claims.target import load_keras
-
-keras = load_keras()
-dist = keras.distribution
-devices = dist.list_devices()
-rng = np.random.default_rng(0)
-x = rng.uniform(-1, 1, (32, 4)).astype("float32")
-y = rng.uniform(-1, 1, (32, 1)).astype("float32")
-
-
-def build():
-    model = keras.Sequential([keras.Input(shape=(4,)),
-                              keras.layers.Dense(8, activation="tanh", name="hidden"),
-                              keras.layers.Dense(1, name="out")])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    return model
-
-
-def train(start):
-    model = build()
-    model.set_weights(start)
-    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
-    return model
-
-
-def diff(a, b):
-    return max(float(np.abs(p - q).max()) for p, q in zip(a.get_weights(), b.get_weights()))
-
-
-def shards(model):
-    kernel = model.get_layer("hidden").kernel
-    return [[str(s.device), list(s.data.shape)] for s in kernel.value.addressable_shards]
-
-
-keras.utils.set_random_seed(0)
-start = build().get_weights()
-one = train(start)
-
-data_parallel = dist.DataParallel(devices=devices)
-dist.set_distribution(data_parallel)
-replicated = train(start)
-batch = dist.distribute_tensor(x[:16], data_parallel.get_data_layout((16, 4)))
-
-mesh = dist.DeviceMesh((1, len(devices)), ["batch", "model"], devices=devices)
-layout_map = dist.LayoutMap(mesh)
-layout_map[".*hidden/kernel"] = dist.TensorLayout([None, "model"])
-dist.set_distribution(dist.ModelParallel(device_mesh=mesh, layout_map=layout_map,
-                                         batch_dim_name="batch"))
-split = train(start)
-print(json.dumps({
-    "devices": devices,
-    "moved": max(float(np.abs(a - b).max()) for a, b in zip(start, one.get_weights())),
-    "data_parallel_diff": diff(one, replicated),
-    "data_parallel_kernel": shards(replicated),
-    "batch_shards": [list(s.data.shape) for s in batch.addressable_shards],
-    "model_parallel_diff": diff(one, split),
-    "model_parallel_kernel": shards(split),
-}))
-"""
 
 
 def distribution_unsupported(keras, environment) -> str | None:
@@ -108,10 +40,13 @@ def distribution_unsupported(keras, environment) -> str | None:
 
 @pytest.fixture(scope="module")
 def distributed(keras, environment):
+    """One model trained on one device, under DataParallel and under ModelParallel over the
+    host devices, in a fresh JAX process: how far the weights end apart and where they live."""
     reason = distribution_unsupported(keras, environment)
     if reason:
         pytest.skip(reason)
-    return run_child(DISTRIBUTED_CHILD, **host_devices_env(HOST_DEVICES))
+    return child_report(run_child("same_training", "distribution",
+                                  **host_devices_env(HOST_DEVICES)))
 
 
 @pytest.mark.claim("q13-pretrained-llama")
@@ -135,8 +70,8 @@ def tiny_llama(keras, keras_hub):
     return model
 
 
-def require_keras_hub(keras):
-    if not keras.__version__.startswith("3"):
+def require_keras_hub(environment):
+    if environment.major < 3:
         pytest.skip("KerasHub requires Keras 3")
     if importlib.util.find_spec("keras_hub") is None:
         pytest.skip("keras-hub is not installed in this environment")
@@ -147,7 +82,7 @@ def require_keras_hub(keras):
 def test_keras_hub_llama_builds_runs_and_trains_a_step(keras, environment):
     """KerasHub, not Keras, provides Llama: a tiny one builds, runs forward and trains a step."""
     skip_unless_trainable(environment)
-    keras_hub = require_keras_hub(keras)
+    keras_hub = require_keras_hub(environment)
     import numpy as np
 
     model = tiny_llama(keras, keras_hub)
@@ -158,34 +93,14 @@ def test_keras_hub_llama_builds_runs_and_trains_a_step(keras, environment):
     assert np.isfinite(history.history["loss"][0])
 
 
-LLAMA_CHILD = """
-import json
-
-import numpy as np
-from claims.target import load_keras
-
-keras = load_keras()
-from tests.test_f_distributed import tiny_llama
-import keras_hub
-
-keras.distribution.set_distribution(keras.distribution.DataParallel())
-model = tiny_llama(keras, keras_hub)
-tokens = np.random.default_rng(0).integers(0, 64, (8, 9))
-inputs = {"token_ids": tokens[:, :-1], "padding_mask": np.ones_like(tokens[:, :-1])}
-losses = model.fit(inputs, tokens[:, 1:], batch_size=8, epochs=5, verbose=0).history["loss"]
-embedding = model.backbone.token_embedding.embeddings.value
-print(json.dumps({"losses": losses, "devices": len(embedding.sharding.device_set)}))
-"""
-
-
 @pytest.mark.claim("q13-train-llm-distributed")
 def test_tiny_llama_trains_under_data_parallel(keras, environment, evidence):
     """The seed: an LLM such as Llama trains with Keras on data distributed over devices."""
     reason = distribution_unsupported(keras, environment)
     if reason:
         pytest.skip(reason)
-    require_keras_hub(keras)
-    run = run_child(LLAMA_CHILD, **host_devices_env(HOST_DEVICES))
+    require_keras_hub(environment)
+    run = child_report(run_child("llama_data_parallel", **host_devices_env(HOST_DEVICES)))
     evidence(f"tiny Llama under DataParallel on {run['devices']} devices: losses {run['losses']}")
     assert run["devices"] == HOST_DEVICES
     assert run["losses"][-1] < run["losses"][0]
@@ -200,9 +115,9 @@ def test_keras_distribution_has_dataparallel_and_modelparallel(keras):
 
 
 @pytest.mark.claim("q13-dataparallel-modelparallel", correction=True)
-def test_keras2_distributes_through_tf_distribute(keras):
+def test_keras2_distributes_through_tf_distribute(environment):
     """Before Keras 3 the way to distribute is tf.distribute (MirroredStrategy and others)."""
-    if keras.__version__.startswith("3"):
+    if environment.major >= 3:
         pytest.skip("Keras 3 has keras.distribution: nothing to correct")
     import tensorflow as tf
 
@@ -238,45 +153,6 @@ def test_model_parallel_layout_map_splits_a_kernel(distributed, evidence):
     assert d["model_parallel_diff"] <= DISTRIBUTED_ATOL
 
 
-SCALE_CHILD = """
-import json
-import time
-
-import numpy as np
-from claims.target import load_keras
-
-keras = load_keras()
-rng = np.random.default_rng(0)
-x = rng.uniform(-1, 1, (2048, 256)).astype("float32")
-y = rng.uniform(-1, 1, (2048, 1)).astype("float32")
-
-
-def train(start):
-    model = keras.Sequential([keras.Input(shape=(256,)), keras.layers.Dense(512, "relu"),
-                              keras.layers.Dense(512, "relu"), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-    if start is not None:
-        model.set_weights(start)
-    model.fit(x[:256], y[:256], batch_size=256, epochs=1, shuffle=False, verbose=0)
-    began = time.perf_counter()
-    model.fit(x, y, batch_size=256, epochs=3, shuffle=False, verbose=0)
-    return model, (time.perf_counter() - began) / 24
-
-
-keras.utils.set_random_seed(0)
-start = keras.Sequential([keras.Input(shape=(256,)), keras.layers.Dense(512, "relu"),
-                          keras.layers.Dense(512, "relu"), keras.layers.Dense(1)]).get_weights()
-one, one_step = train(start)
-keras.distribution.set_distribution(keras.distribution.DataParallel())
-many, step = train(start)
-print(json.dumps({
-    "devices": len(keras.distribution.list_devices()), "step_s": step, "one_step_s": one_step,
-    "diff": max(float(np.abs(a - b).max()) for a, b in zip(one.get_weights(),
-                                                         many.get_weights())),
-}))
-"""
-
-
 @pytest.mark.bench
 @pytest.mark.claim("q14-one-program-many-devices")
 def test_data_parallel_step_time_over_host_devices(keras, environment, evidence):
@@ -286,7 +162,7 @@ def test_data_parallel_step_time_over_host_devices(keras, environment, evidence)
     if reason:
         pytest.skip(reason)
     for count in (1, 2, 4, 8):
-        run = run_child(SCALE_CHILD, **host_devices_env(count))
+        run = child_report(run_child("data_parallel_scaling", **host_devices_env(count)))
         evidence(f"{run['devices']} devices: {run['step_s'] * 1e3:.1f} ms/step (one device "
                  f"{run['one_step_s'] * 1e3:.1f}); max |w - w_one| = {run['diff']:.1e}")
         assert run["diff"] <= DISTRIBUTED_ATOL, f"{run['devices']} devices: {run['diff']:.1e}"

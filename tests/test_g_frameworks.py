@@ -7,46 +7,30 @@ import time
 
 import numpy as np
 import pytest
-from packaging.version import Version
 
-from tests.checks import keras_submodule, random_array, run_child, skip_unless_trainable
-
-# Runs in a fresh Python: imports the Keras under audit (with the modules named in PROBE_BLOCK
-# made unimportable) and applies one Dense layer; prints what happened as JSON.
-BACKEND_PROBE = """
-import json, os, sys
-for name in filter(None, os.environ.get("PROBE_BLOCK", "").split(",")):
-    sys.modules[name] = None  # importing it now fails as if it were not installed
-try:
-    import numpy as np
-    from claims.target import load_keras
-    from tests.checks import to_numpy
-    keras = load_keras()
-    out = keras.layers.Dense(2, kernel_initializer="ones")(np.ones((1, 3), "float32"))
-    report = {"backend": keras.backend.backend(), "output": to_numpy(keras, out).tolist()}
-except Exception as exc:
-    report = {"error": f"{type(exc).__name__}: {exc}"}
-print(json.dumps(report))
-"""
+from tests.checks import (
+    child_report,
+    keras_submodule,
+    random_array,
+    run_child,
+    skip_unless_trainable,
+)
 
 # Transfer-learning bases at the smallest input each application accepts.
 TRANSFER_BASES = ("MobileNetV2", "ResNet50", "EfficientNetB0")
 TRANSFER_INPUT = (32, 32, 3)
 
 
-def is_keras3(environment) -> bool:
-    return environment.package == "keras" and Version(environment.keras).major >= 3
-
-
 @pytest.fixture(scope="module")
 def probe():
-    """BACKEND_PROBE's report under the given environment changes, each run once per module."""
+    """children/backend_probe.py's report with the given modules unimportable and the given
+    environment changes, each run once per module."""
     seen: dict[tuple, dict] = {}
 
-    def run(**env: str | None) -> dict:
-        key = tuple(sorted(env.items()))
+    def run(*blocked: str, **env: str | None) -> dict:
+        key = (blocked, tuple(sorted(env.items())))
         if key not in seen:
-            seen[key] = run_child(BACKEND_PROBE, **env)
+            seen[key] = child_report(run_child("backend_probe", *blocked, **env))
         return seen[key]
 
     return run
@@ -107,7 +91,7 @@ def without_tensorflow(probe, environment) -> dict:
     """The probe with TensorFlow unimportable, on the environment's backend (numpy for a
     TensorFlow environment, the one Keras 3 backend that needs no extra framework)."""
     backend = environment.backend if environment.backend != "tensorflow" else "numpy"
-    report = probe(PROBE_BLOCK="tensorflow", KERAS_BACKEND=backend)
+    report = probe("tensorflow", KERAS_BACKEND=backend)
     if "error" in report and "tensorflow" not in report["error"]:
         pytest.skip(f"the {backend} backend cannot run here either: {report['error']}")
     return report
@@ -125,7 +109,7 @@ def test_keras_cannot_run_without_tensorflow(without_tensorflow, evidence):
 @pytest.mark.claim("q16-built-on-tensorflow", correction=True)
 def test_only_keras2_needs_tensorflow(environment, without_tensorflow):
     """Keras 2 and tf_keras fail without TensorFlow; Keras 3 computes on another backend."""
-    if is_keras3(environment):
+    if environment.major >= 3:
         assert without_tensorflow.get("output") == [[3.0, 3.0]], outcome(without_tensorflow)
     else:
         assert "tensorflow" in without_tensorflow["error"]
@@ -147,7 +131,7 @@ def test_theano_and_cntk_are_rejected_by_keras3_and_ignored_by_keras2(
 ):
     """Keras 3 refuses an unknown backend at import; Keras 2.4+ ignores it and runs TensorFlow."""
     report = probe(KERAS_BACKEND=name)
-    if is_keras3(environment):
+    if environment.major >= 3:
         # the wording changes between releases ("Unable to import", "Unsupported"): the fact is
         # a ValueError at import that names the backend
         error = report.get("error", "")
@@ -161,7 +145,7 @@ def test_unconfigured_keras_imports_tensorflow(probe, tmp_path, evidence):
     """The seed: TensorFlow is Keras's main backend; checked as the backend Keras loads when
     nothing (no KERAS_BACKEND, no keras.json) chooses one."""
     # TensorFlow is made unimportable so the probe stops, cheaply, at the backend it reaches for.
-    report = probe(PROBE_BLOCK="tensorflow", KERAS_BACKEND=None, KERAS_HOME=str(tmp_path))
+    report = probe("tensorflow", KERAS_BACKEND=None, KERAS_HOME=str(tmp_path))
     evidence(f"no backend configured, TensorFlow unimportable: {outcome(report)}")
     assert "tensorflow" in report.get("error", ""), outcome(report)
 
@@ -169,14 +153,6 @@ def test_unconfigured_keras_imports_tensorflow(probe, tmp_path, evidence):
 SPEED_SAMPLES, SPEED_BATCH, SPEED_EPOCHS, SPEED_REPEATS = 4096, 64, 2, 3
 # "About the same speed" (the catalog statement of q16-speed-on-par-with-tensorflow).
 SAME_SPEED = (0.67, 1.5)
-# Child Python: the same fit benchmark on the backend named by KERAS_BACKEND.
-SPEED_PROBE = """
-import json
-from claims.target import load_keras
-from tests.test_g_frameworks import fit_steps_per_second
-keras = load_keras()
-print(json.dumps({"backend": keras.backend.backend(), "steps_per_s": fit_steps_per_second(keras)}))
-"""
 
 
 def speed_data():
@@ -264,11 +240,11 @@ def test_fit_speed_against_a_plain_tensorflow_loop(keras, environment, evidence)
 def test_fit_speed_on_each_installed_backend(environment, evidence):
     """The same model's fit speed on every trainable Keras 3 backend installed here, one run."""
     skip_unless_trainable(environment)
-    if not is_keras3(environment):
+    if environment.major < 3:
         pytest.skip("Keras 2 has TensorFlow as its only backend")
     from importlib.util import find_spec
 
-    speeds = {b: run_child(SPEED_PROBE, KERAS_BACKEND=b)["steps_per_s"]
+    speeds = {b: child_report(run_child("fit_speed", KERAS_BACKEND=b))["steps_per_s"]
               for b in ("tensorflow", "jax", "torch") if find_spec(b)}
     evidence("fit steps/s by backend: " + ", ".join(f"{b} {s:.0f}" for b, s in speeds.items()))
     for backend, speed in speeds.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import math
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ from tests.checks import (
     conv2d,
     correlate_valid,
     random_array,
+    same_output_size,
+    same_padding,
     skip_unless_trainable,
     tensorflow_or_skip,
     to_numpy,
@@ -104,13 +105,7 @@ def test_same_padding_gives_ceil_n_over_stride(keras, geometry):
     g = geometry
     out = conv2d(keras, np.ones((g.height, g.width)), np.ones((g.kernel,) * 2), "same",
                  g.stride, g.dilation)
-    assert out.shape == (math.ceil(g.height / g.stride), math.ceil(g.width / g.stride))
-
-
-def same_padding(size: int, span: int, stride: int) -> tuple[int, int]:
-    """Zeros before and after along one axis for 'same': the odd one goes after."""
-    total = max((math.ceil(size / stride) - 1) * stride + span - size, 0)
-    return total // 2, total - total // 2
+    assert out.shape == tuple(same_output_size(n, g.stride) for n in (g.height, g.width))
 
 
 @pytest.mark.claim("q19-same-pads-zeros")
