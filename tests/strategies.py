@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hypothesis import settings
 from hypothesis import strategies as st
+
+
+def examples(in_ci: int) -> int:
+    """A test's example budget: `in_ci` examples under the `ci` profile, scaled by the active
+    profile (fewer in `dev` and `mutants`, many more in `thorough`). A test whose examples each
+    build and train a model asks for few, but never pins them against the profile."""
+    scale = settings.default.max_examples / settings.get_profile("ci").max_examples
+    return max(1, round(in_ci * scale))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tests.checks import (
     tensorflow_or_skip,
     to_numpy,
 )
-from tests.strategies import layer_stacks
+from tests.strategies import examples, layer_stacks
 
 # Reloading restores the very same float32 weights and runs the same kernels in the same
 # process, so predictions must be bit-identical: any tolerance would hide a lost weight.
@@ -59,7 +59,7 @@ def assert_same_weights(a, b) -> None:
 
 
 @pytest.mark.claim("q1-save-load-roundtrip")
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(stack=layer_stacks(), style=st.sampled_from(["sequential", "functional"]))
 def test_keras_file_roundtrip_keeps_predictions_and_config(keras, tmp_path_factory, stack, style):
     """A Sequential or Functional model reloaded from 'x.keras' predicts bit-identically and has
@@ -72,7 +72,8 @@ def test_keras_file_roundtrip_keeps_predictions_and_config(keras, tmp_path_facto
 
 
 @pytest.mark.claim("q1-save-load-resumes-training")
-@settings(max_examples=2)  # each example compiles two training steps: the slowest test here
+# each example compiles two training steps: the slowest test here
+@settings(max_examples=examples(2))
 @given(stack=layer_stacks(dropout=False))
 def test_reloaded_compiled_model_continues_training_identically(
     keras, environment, tmp_path_factory, stack
@@ -207,7 +208,7 @@ def test_weights_alone_roundtrip_and_name_rules(keras, tiny, tmp_path, evidence)
 
 
 @pytest.mark.claim("q1-json-roundtrip")
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(stack=layer_stacks(), style=st.sampled_from(["sequential", "functional"]))
 def test_json_roundtrip_rebuilds_the_same_architecture(keras, stack, style):
     """model_from_json(model.to_json()) rebuilds the same config (architecture only, no weights)."""

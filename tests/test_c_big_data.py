@@ -22,7 +22,7 @@ from tests.checks import (
     tensorflow_or_skip,
     to_numpy,
 )
-from tests.strategies import batch_sizes
+from tests.strategies import batch_sizes, examples
 
 # MirroredStrategy sums per-replica gradients in float32 where one device sums the whole batch.
 MIRRORED_ATOL = 1e-5
@@ -66,7 +66,7 @@ def tiny_model(keras, environment):
 
 
 @pytest.mark.claim("q5-generators-feed-batches")
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(n=dataset_sizes, batch=batch_sizes)
 def test_fit_takes_ceil_n_over_b_generator_batches_per_epoch(keras, tiny_model, n, batch):
     """A Python generator feeds fit batch by batch: ceil(n/b) steps per epoch, each step a
@@ -90,7 +90,7 @@ def test_fit_takes_ceil_n_over_b_generator_batches_per_epoch(keras, tiny_model, 
 
 
 @pytest.mark.claim("q5-generators-feed-batches")
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(n=dataset_sizes, batch=batch_sizes)
 def test_fit_takes_len_steps_and_reads_every_pydataset_batch(keras, tiny_model, n, batch):
     """A PyDataset (Keras 3) / Sequence (Keras 2) gives fit len() steps per epoch and every
@@ -113,7 +113,7 @@ def test_fit_takes_len_steps_and_reads_every_pydataset_batch(keras, tiny_model, 
 
 
 @pytest.mark.claim("q5-generators-feed-batches")
-@settings(max_examples=3)
+@settings(max_examples=examples(3))
 @given(n=dataset_sizes, batch=batch_sizes)
 def test_fit_takes_one_tf_data_batch_per_step(keras, tiny_model, n, batch):
     """A batched tf.data.Dataset feeds fit ceil(n/b) steps per epoch."""

@@ -18,7 +18,7 @@ from tests.checks import (
     skip_unless_trainable,
     to_numpy,
 )
-from tests.strategies import feature_shapes, layer_stacks
+from tests.strategies import examples, feature_shapes, layer_stacks
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -105,7 +105,7 @@ def test_summary_is_a_model_method_and_plot_model_a_utility(keras):
 
 
 @pytest.mark.claim("q9-summary-params-and-shapes")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(stack=layer_stacks())
 def test_summary_lists_each_layer_shape_and_params_and_totals(keras, stack):
     """model.summary() shows every layer's output shape and parameter count, and its total is
@@ -224,7 +224,7 @@ def names_shapes(message: str, wrong) -> bool:
 
 
 @pytest.mark.claim("q9-clear-error-messages")
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(wrong=feature_shapes(min_rank=1, max_rank=3, max_side=6))
 @example(wrong=(1, 3))  # a wrong axis other than the last: always tried, whatever the budget
 def test_wrong_input_shape_error_names_expected_and_received_shape(keras, environment, wrong):
@@ -236,7 +236,7 @@ def test_wrong_input_shape_error_names_expected_and_received_shape(keras, enviro
 
 
 @pytest.mark.claim("q9-clear-error-messages", correction=True)
-@settings(max_examples=4)
+@settings(max_examples=examples(4))
 @given(last=st.integers(1, 6).filter(lambda n: n != EXPECTED_SHAPE[-1]))
 def test_wrong_last_axis_error_names_expected_value_and_received_shape(
     keras, environment, last
@@ -281,7 +281,7 @@ def test_early_stopping_stops_once_loss_reaches_a_level(keras, trainer):
 
 
 @pytest.mark.claim("q9-early-stopping-at-loss-level", correction=True)
-@settings(max_examples=4)
+@settings(max_examples=examples(4))
 @given(patience=st.integers(0, 3), min_delta=st.sampled_from([0.0, 0.01, 0.04]))
 def test_early_stopping_never_stops_a_loss_that_keeps_improving(
     keras, trainer, patience, min_delta
@@ -295,7 +295,7 @@ def test_early_stopping_never_stops_a_loss_that_keeps_improving(
 
 
 @pytest.mark.claim("q9-early-stopping-at-loss-level", correction=True)
-@settings(max_examples=4)
+@settings(max_examples=examples(4))
 @given(improving=st.integers(1, 3), patience=st.integers(1, 3),
        min_delta=st.sampled_from([0.0, 0.01, 0.04]))
 def test_early_stopping_stops_after_patience_epochs_without_improvement(

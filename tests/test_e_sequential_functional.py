@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from tests.checks import assert_rejected, random_array, skip_unless_trainable, to_numpy
-from tests.strategies import layer_stacks
+from tests.strategies import examples, layer_stacks
 
 
 def two_output_layer(keras):
@@ -91,7 +91,7 @@ def test_two_output_layer_is_rejected_before_another_layer_but_kept_at_the_end(k
 
 
 @pytest.mark.claim("q11-sequential-linear-stack")
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(stack=layer_stacks())
 def test_sequential_equals_functional_chain_of_the_same_layers(keras, stack):
     """Each layer takes the previous layer's output only: a Sequential model computes exactly

@@ -23,6 +23,7 @@ from tests.checks import (
 from tests.strategies import (
     array_pairs,
     conv_geometries,
+    examples,
     matmul_pairs,
     pixel_batches,
     windowings,
@@ -191,7 +192,7 @@ def test_larger_factor_makes_stronger_variants(keras, evidence, name):
 
 
 @pytest.mark.claim("q18-random-variants")
-@settings(max_examples=14)
+@settings(max_examples=examples(14))
 @given(images=pixel_batches(), name=st.sampled_from(AUGMENTATION_LAYERS))
 def test_variants_keep_shape_and_pixel_range(keras, images, name):
     """In training each layer returns finite pixels in [0, 255] of the input's shape
@@ -217,7 +218,7 @@ def test_unseeded_layer_gives_a_new_variant_on_later_calls(keras, name):
 
 
 @pytest.mark.claim("q18-random-variants")
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(images=pixel_batches(), name=st.sampled_from(AUGMENTATION_LAYERS),
        seed=st.integers(0, 2**16))
 def test_same_seed_gives_the_same_variants(keras, images, name, seed):
@@ -229,7 +230,7 @@ def test_same_seed_gives_the_same_variants(keras, images, name, seed):
 
 
 @pytest.mark.claim("q18-training-only")
-@settings(max_examples=12)
+@settings(max_examples=examples(12))
 @given(images=pixel_batches(),
        name=st.sampled_from([n for n in AUGMENTATION_LAYERS if n != "RandomCrop"]))
 def test_augmentation_is_the_identity_at_inference(keras, images, name):
@@ -355,7 +356,7 @@ def test_keras_has_an_ops_api(keras, evidence):
 
 
 @pytest.mark.claim("q20-ops-api-exists", correction=True)
-@settings(max_examples=4)
+@settings(max_examples=examples(4))
 @given(data=st.data())
 def test_keras_2_backend_functions_equal_numpy(keras, data):
     """Without keras.ops, keras.backend holds at least 20 of the common operations, and they
@@ -370,7 +371,7 @@ def test_keras_2_backend_functions_equal_numpy(keras, data):
 
 
 @pytest.mark.claim("q20-ops-equal-numpy")
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @pytest.mark.parametrize("name", COMMON_OPS)
 @given(data=st.data())
 def test_ops_equal_numpy_on_random_arrays(keras, name, data):
@@ -439,7 +440,7 @@ def test_keras_offers_no_time_series_preprocessing(keras):
 
 
 @pytest.mark.claim("q20-preprocessing-outside-keras", correction=True)
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(w=windowings())
 def test_timeseries_dataset_yields_exact_strided_windows_with_targets(keras, w):
     """timeseries_dataset_from_array yields data[i : i + sequence_length * sampling_rate :

@@ -10,6 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tests.checks import random_array, skip_unless_trainable
+from tests.strategies import examples
 
 COEFFICIENTS = np.array([[1.0], [-2.0], [0.5], [3.0]], dtype="float32")
 
@@ -70,7 +71,7 @@ def tail_probe(keras):
 
 
 @pytest.mark.claim("q22-validation-split-from-train")
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(n=st.integers(2, 16), fraction=st.floats(0.05, 0.95))
 def test_validation_split_holds_out_the_last_samples_and_never_trains_on_them(
     keras, environment, tail_probe, n, fraction

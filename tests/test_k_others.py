@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from tests.checks import assert_rejected, random_array, require_graphviz, to_numpy
-from tests.strategies import batch_sizes, feature_shapes
+from tests.strategies import batch_sizes, examples, feature_shapes
 
 
 def seminar_cnn(keras):
@@ -29,7 +29,7 @@ def cnn(keras):
 
 
 @pytest.mark.claim("q25-flatten-to-1d")
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(shape=feature_shapes(min_rank=1, max_rank=5))
 def test_flatten_output_shape_is_batch_by_product_of_axes(keras, shape):
     """Flatten's output shape is (batch, d1*...*dk), checked symbolically for many shapes."""
@@ -57,7 +57,7 @@ def test_seminar_cnn_has_18496_conv_parameters_and_3136_features(cnn, evidence):
 
 
 @pytest.mark.claim("q25-none-is-batch")
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(batch=batch_sizes)
 def test_none_in_output_shape_is_a_batch_of_any_size(keras, cnn, batch):
     """The None in (None, 3136) is the batch axis: any batch size goes through."""
