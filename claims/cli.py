@@ -1,8 +1,9 @@
 """`python -m claims` / `claims`: list and show the catalog, merge reports, run the audit.
 
-    claims audit [--all | --env ID ...] [--trust]
+    claims audit [--all | --env ID ...] [--trust] [--claim ID ...]
                                           run the audit (nox) then merge the report; --trust
-                                          adds the bench, stability and mutants sessions
+                                          adds the bench, stability and mutants sessions;
+                                          --claim: one claim's tests, into reports/claims/
     claims selftest                       the engine's own tests
     claims list [--json]                  the catalog (never imports Keras)
     claims show ID                        one claim and its latest verdicts in reports/
@@ -74,12 +75,33 @@ def _nox(*args: str) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     sessions = ["-t", "audit"] if args.all else ["-s", *(f"audit({e})" for e in args.env)]
+    if args.claim:
+        return _audit_claims(sessions, args.claim)
     status = _nox(*sessions)  # nox goes on after a failed session and fails at the end
     if args.trust:
         status = _nox("-s", "bench", "stability", "mutants", "envfaults") or status
     # The report is written even when a claim drifted, so the drift can be read.
     report_status = _nox("-s", "report")
     return status or report_status
+
+
+def _audit_claims(sessions: list[str], ids: list[str]) -> int:
+    """Only the tests of `ids`, with their run files and report in reports/claims/, so the
+    whole audit's files in reports/ stay as they were."""
+    out = ROOT / "reports" / "claims"
+    chosen = [a for i in ids for a in ("--claim", i)]
+    status = _nox(*sessions, "--", "tests", *chosen, "--claims-reports", str(out))
+    runs = sorted(out.glob("*-*-*.json"))
+    if runs:
+        from claims.report import ReportError, write_report
+
+        try:
+            write_report(runs, out)
+        except ReportError as exc:
+            print(f"claims report: {exc}", file=sys.stderr)
+            return 2
+        print(f"claims audit: {', '.join(ids)} -> {out}/audit.md, audit.html, audit.json")
+    return status
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -214,6 +236,8 @@ def parser() -> argparse.ArgumentParser:
                    help="then the bench, stability, mutants and envfaults sessions")
     a.add_argument("--env", action="append", default=[], metavar="ID",
                    help=f"an environment id (default {DEFAULT_ENV}); repeatable")
+    a.add_argument("--claim", action="append", default=[], metavar="ID",
+                   help="only this claim's tests (repeatable); reports in reports/claims/")
     a.set_defaults(func=cmd_audit)
     sub.add_parser("selftest", help="the engine's own tests").set_defaults(func=cmd_selftest)
     lst = sub.add_parser("list", help="the catalog")

@@ -85,6 +85,27 @@ def test_audit_and_selftest_run_nox_sessions(monkeypatch, argv, sessions):
     assert calls == sessions
 
 
+def test_audit_of_one_claim_reports_it_apart_from_the_whole_audit(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cli, "ROOT", tmp_path)
+    monkeypatch.setattr(cli, "_ensure_dependencies", lambda argv: None)
+
+    def nox(*args):
+        calls.append(list(args))
+        out = Path(args[args.index("--claims-reports") + 1])
+        out.mkdir(parents=True)
+        (out / "keras-3.15.1-tensorflow.json").write_text(json.dumps(
+            make_run("keras-3.15.1-tensorflow", {"q19-a": "holds"})))
+        return 0
+
+    monkeypatch.setattr(cli, "_nox", nox)
+    assert cli.main(["audit", "--claim", "q19-a"]) == 0
+    out = tmp_path / "reports" / "claims"
+    assert calls == [["-s", f"audit({cli.DEFAULT_ENV})", "--", "tests", "--claim", "q19-a",
+                      "--claims-reports", str(out)]]
+    assert "q19-a" in (out / "audit.md").read_text()
+
+
 def test_a_failed_audit_still_writes_the_report_and_fails(monkeypatch):
     calls = []
     monkeypatch.setattr(cli, "_ensure_dependencies", lambda argv: None)
