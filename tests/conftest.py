@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from packaging.version import Version
 
-from tests.checks import PORTABILITY
+from tests.checks import PORTABILITY, child_report, run_child
 
 
-def portability_maker():
-    """fixtures/portability/make.py, which builds the fixed model every file there holds."""
+@pytest.fixture(scope="session")
+def portability():
+    """fixtures/portability/make.py, which builds the fixed model every file there holds and
+    reads a model's compiled state."""
     spec = importlib.util.spec_from_file_location("portability_make", PORTABILITY / "make.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -18,9 +21,28 @@ def portability_maker():
 
 
 @pytest.fixture(scope="module")
-def portable_model(keras):
+def portable_model(keras, portability):
     """The fixed model built here, the fixed input, and the model's predictions on it: what
     every saved file must load as (test_a_portability) and TF.js must predict (test_a_tfjs)."""
-    make = portability_maker()
-    model, x = make.build(keras), make.sample_input()
+    model, x = portability.build(keras), portability.sample_input()
     return model, x, model.predict(x, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def keras_name_writes_hdf5(environment) -> bool:
+    """Keras 2.12 writes HDF5 even for a '.keras' name unless save_format='keras_v3'; 2.13 made
+    the zip the default (test_a_saving, test_a_security)."""
+    return environment.package == "keras" and environment.version < Version("2.13")
+
+
+@pytest.fixture(scope="session")
+def reexport():
+    """`reexport(source, out)` exports the .keras file `source` as a SavedModel in a
+    TensorFlow-backend process (children/reexport.py), for a backend whose model.export fails:
+    returns Keras' refusal there as text (None: exported); a process that dies is a
+    RuntimeError, never a verdict."""
+    def run(source, out) -> str | None:
+        return child_report(run_child("reexport", str(source), str(out),
+                                      KERAS_BACKEND="tensorflow"))["error"]
+
+    return run

@@ -5,22 +5,29 @@ Payloads are harmless by construction: each can only create a marker inside the 
 directory (a marshalled lambda opening a file, os.makedirs, get_file from a file:// URL there,
 tf.io.write_file); no shell, no network. The memory bomb loads in a child process under an
 address-space limit (children/load_under_limit.py).
+
+A refusal reads "safe" only next to its positive control, run in the same environment: the same
+payload with the defence switched off (safe_mode=False, a trusted custom object, h5py or
+tarfile without Keras' check) must fire, or the cell is an error: a payload that merely broke
+would otherwise look like a defence.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from claims.plugin import describe
-from tests.checks import child_report, run_child, stderr_tail
+from tests.checks import child_report, file_format, run_child, stderr_tail
 
 SECURITY_TABLE = "Security: advisory (row) x environment (column)"
 
@@ -35,11 +42,33 @@ def load_refusal(keras, path, **kwargs) -> str | None:
     return None
 
 
-def judge_advisory(measure, advisory: str, exploited: bool, evidence: str) -> None:
-    """One cell of the security table; an exploited advisory refutes the claim."""
+def judge_advisory(measure, advisory: str, exploited: bool, evidence: str,
+                   control: Callable[[], tuple[bool, str]]) -> None:
+    """One cell of the security table; an exploited advisory refutes the claim. A refusal is
+    shown safe only next to its positive control: `control()` runs the same payload in this
+    environment with the defence switched off and returns (fired, what it did). A control that
+    does not fire means the payload, not the defence, may have failed: the cell is an error."""
+    if not exploited:
+        fired, what = control()
+        evidence = f"{evidence}; control: {what}"
+        if not fired:
+            measure(table=SECURITY_TABLE, row=advisory, cell="error", verdict="error",
+                    detail=evidence)
+            raise RuntimeError(f"{advisory}: the payload does not fire even with the defence "
+                               f"off, so its refusal shows nothing: {evidence}")
     cell, verdict = ("vulnerable", "refuted") if exploited else ("safe", "holds")
     measure(table=SECURITY_TABLE, row=advisory, cell=cell, verdict=verdict, detail=evidence)
     assert not exploited, f"{advisory}: {evidence}"
+
+
+def fires(marker: Path, load: Callable[[], str | None], what: str) -> tuple[bool, str]:
+    """A positive control: `load()` (the unsafe load, returning its refusal or None) and whether
+    it made the payload's marker."""
+    marker.unlink(missing_ok=True)
+    refusal = load()
+    if marker.exists():
+        return True, f"{what} fired"
+    return False, f"{what} did not fire ({refusal or 'loaded'})"
 
 
 def advisory_needs(measure, advisory: str, present: bool, why: str) -> None:
@@ -66,14 +95,29 @@ def saved_lambda_model(keras, folder: Path, suffix: str) -> tuple[Path, Path]:
     return path, marker
 
 
-def keras_zip_members(keras, folder: Path) -> tuple[dict[str, bytes], dict]:
-    """A real Input -> Dense .keras file: its members and its parsed config.json."""
+def keras_zip_members(keras, folder: Path, hdf5_by_default: bool) -> tuple[dict[str, bytes], dict]:
+    """A real Input -> Dense .keras zip file: its members and its parsed config.json (Keras 2.12
+    writes the zip only when asked: `hdf5_by_default`)."""
     inputs = keras.Input((4,), name="inp")
     path = folder / "base.keras"
-    keras.Model(inputs, keras.layers.Dense(4, name="dense")(inputs)).save(str(path))
+    keras.Model(inputs, keras.layers.Dense(4, name="dense")(inputs)).save(
+        str(path), **({"save_format": "keras_v3"} if hdf5_by_default else {}))
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     return members, json.loads(members["config.json"])
+
+
+def calls_take_file_arguments(config: dict) -> bool:
+    """Whether this Keras' config.json gives a node the arguments its layer is called with
+    (Keras 3: {"args": [...], "kwargs": {...}}). Keras 2 writes [layer, node, tensor, kwargs]: a
+    layer is called on another layer's tensor first, never on a value from the file."""
+    nodes = [node for layer in config["config"]["layers"] for node in layer["inbound_nodes"]]
+    return all(isinstance(node, dict) and "args" in node for node in nodes)
+
+
+NO_FILE_ARGUMENTS = ("this Keras calls a layer of config.json on another layer's tensor first "
+                     "([layer, node, tensor, kwargs]), never on the file's own arguments: the "
+                     "advisory's payload cannot be written")
 
 
 def write_keras_zip(path: Path, members: dict[str, bytes], config: dict | None = None) -> Path:
@@ -111,6 +155,20 @@ def test_a_lambda_in_a_keras_file_is_refused_by_default_and_runs_with_safe_mode_
         raise RuntimeError("with safe_mode=False the payload did not run: the check is broken")
 
 
+@pytest.mark.claim("q1-safe-mode-lambda", correction=True)
+def test_keras_2_12_writes_hdf5_for_keras_names_and_runs_their_lambda(
+        keras, keras_name_writes_hdf5, tmp_path):
+    """The correction: Keras 2.12 writes HDF5 for 'x.keras' and load_model runs its Lambda code
+    whatever safe_mode says; from 2.13 '.keras' is the zip, whose Lambda safe_mode refuses."""
+    path, marker = saved_lambda_model(keras, tmp_path, ".keras")
+    refusal = load_refusal(keras, path, safe_mode=True)
+    written = file_format(path)
+    if keras_name_writes_hdf5:
+        assert written == "hdf5" and marker.exists(), f"{written} file: {refusal}"
+    else:
+        assert written == "keras-zip" and not marker.exists(), f"{written} file: {refusal}"
+
+
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_cve_2024_3660_a_keras_file_lambda_does_not_run_in_safe_mode(keras, tmp_path, measure):
     """CVE-2024-3660 (Keras < 2.13): the '.keras' file a version writes by default runs its
@@ -120,32 +178,47 @@ def test_cve_2024_3660_a_keras_file_lambda_does_not_run_in_safe_mode(keras, tmp_
     written = "zip" if zipfile.is_zipfile(path) else "HDF5"
     judge_advisory(measure, "CVE-2024-3660: Lambda code in a .keras file", marker.exists(),
                    f"{written} file: " + ("the Lambda ran" if marker.exists() else
-                                          f"refused: {refusal}"))
+                                          f"refused: {refusal}"),
+                   lambda: fires(marker, lambda: load_refusal(keras, path, safe_mode=False),
+                                 "load_model(safe_mode=False): the Lambda"))
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_cve_2025_1550_config_json_cannot_call_any_function(
-        keras, environment, tmp_path, measure):
+        keras, keras_name_writes_hdf5, tmp_path, measure):
     """CVE-2025-1550 (Keras 3.0 to 3.8): config.json names os.makedirs as a layer and
     load_model(safe_mode=True) calls it with the node's arguments."""
     advisory = "CVE-2025-1550: config.json calls any module's function"
-    advisory_needs(measure, advisory, environment.major >= 3, "the Keras 3 .keras loader only")
-    members, config = keras_zip_members(keras, tmp_path)
+    members, config = keras_zip_members(keras, tmp_path, keras_name_writes_hdf5)
+    advisory_needs(measure, advisory, calls_take_file_arguments(config), NO_FILE_ARGUMENTS)
     marker = tmp_path / "made_by_config"
     config["config"]["layers"].append({**function_ref("os", "makedirs"), "name": "evil",
                                        "inbound_nodes": [{"args": [str(marker)], "kwargs": {}}]})
-    refusal = load_refusal(keras, write_keras_zip(tmp_path / "evil.keras", members, config))
+    evil = write_keras_zip(tmp_path / "evil.keras", members, config)
+    refusal = load_refusal(keras, evil)
+
+    class MakeDirs(keras.Operation):
+        def call(self, path):
+            os.makedirs(path)
+
+    # The defence (3.9 on) resolves no function outside Keras and calls only a layer or an
+    # operation, with no switch to turn it off: the control hands the loader, as a trusted
+    # custom object, an operation doing what the payload names, which the entry must call.
     judge_advisory(measure, advisory, marker.exists(),
-                   "os.makedirs ran" if marker.exists() else f"refused: {refusal}")
+                   "os.makedirs ran" if marker.exists() else f"refused: {refusal}",
+                   lambda: fires(marker, lambda: load_refusal(
+                       keras, evil, safe_mode=False, custom_objects={"makedirs": MakeDirs()}),
+                       "the entry resolved to a trusted operation calling os.makedirs"))
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
-def test_cve_2025_8747_a_lambda_cannot_call_get_file(keras, environment, tmp_path, measure):
+def test_cve_2025_8747_a_lambda_cannot_call_get_file(
+        keras, keras_name_writes_hdf5, tmp_path, measure):
     """CVE-2025-8747 (Keras 3.0 to 3.10): a Lambda whose function is keras.utils.get_file
     downloads (here: copies from a file:// URL in the temporary folder) during loading."""
     advisory = "CVE-2025-8747: a Lambda calls keras.utils.get_file"
-    advisory_needs(measure, advisory, environment.major >= 3, "the Keras 3 .keras loader only")
-    members, config = keras_zip_members(keras, tmp_path)
+    members, config = keras_zip_members(keras, tmp_path, keras_name_writes_hdf5)
+    advisory_needs(measure, advisory, calls_take_file_arguments(config), NO_FILE_ARGUMENTS)
     source = tmp_path / "payload.txt"
     source.write_text("fetched during load_model\n")
     cache = tmp_path / "cache"
@@ -155,9 +228,15 @@ def test_cve_2025_8747_a_lambda_cannot_call_get_file(keras, environment, tmp_pat
         "Lambda", "fetch", config, [{"args": [], "kwargs": {"inputs": marker.name}}],
         function=function_ref("keras.utils", "get_file"),
         arguments={"origin": source.as_uri(), "cache_dir": str(cache)}))
-    refusal = load_refusal(keras, write_keras_zip(tmp_path / "evil.keras", members, config))
+    evil = write_keras_zip(tmp_path / "evil.keras", members, config)
+    refusal = load_refusal(keras, evil)
     judge_advisory(measure, advisory, marker.exists(),
-                   "get_file wrote into the cache" if marker.exists() else f"refused: {refusal}")
+                   "get_file wrote into the cache" if marker.exists() else f"refused: {refusal}",
+                   lambda: fires(marker, lambda: load_refusal(
+                       keras, evil, safe_mode=False,
+                       custom_objects={"get_file": keras.utils.get_file}),
+                       "load_model(safe_mode=False, custom_objects={'get_file': get_file}): "
+                       "get_file"))
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
@@ -167,11 +246,14 @@ def test_cve_2025_9905_an_h5_lambda_does_not_run_in_safe_mode(keras, tmp_path, m
     path, marker = saved_lambda_model(keras, tmp_path, ".h5")
     refusal = load_refusal(keras, path, safe_mode=True)
     judge_advisory(measure, "CVE-2025-9905: Lambda code in an .h5 file", marker.exists(),
-                   "the Lambda ran" if marker.exists() else f"refused: {refusal}")
+                   "the Lambda ran" if marker.exists() else f"refused: {refusal}",
+                   lambda: fires(marker, lambda: load_refusal(keras, path, safe_mode=False),
+                                 "load_model(safe_mode=False): the Lambda"))
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
-def test_cve_2025_9906_config_json_cannot_turn_safe_mode_off(keras, tmp_path, measure):
+def test_cve_2025_9906_config_json_cannot_turn_safe_mode_off(
+        keras, keras_name_writes_hdf5, tmp_path, measure):
     """CVE-2025-9906 (Keras 3.0 to 3.10): config.json calls
     keras.config.enable_unsafe_deserialization (through keras.ops.cond in a Lambda), after
     which a later layer's Lambda code is accepted."""
@@ -181,7 +263,7 @@ def test_cve_2025_9906_config_json_cannot_turn_safe_mode_off(keras, tmp_path, me
                    "no keras.config.enable_unsafe_deserialization here")
     from keras.src.backend.common import global_state
 
-    members, config = keras_zip_members(keras, tmp_path)
+    members, config = keras_zip_members(keras, tmp_path, keras_name_writes_hdf5)
     marker = tmp_path / "lambda.marker"
     inputs = keras.Input((1,))
     payload = keras.saving.serialize_keras_object(
@@ -196,30 +278,36 @@ def test_cve_2025_9906_config_json_cannot_turn_safe_mode_off(keras, tmp_path, me
     carrier = layer_entry("Identity", "carrier", config,
                           [{"args": [], "kwargs": {"inputs": payload}}])
     layers = config["config"]["layers"]
+    config["config"]["layers"] = [*layers, carrier]
+    carried = write_keras_zip(tmp_path / "carrier.keras", members, config)
+    config["config"]["layers"] = [*layers, gadget, carrier]
+    evil = write_keras_zip(tmp_path / "evil.keras", members, config)
     before = global_state.get_global_attribute("safe_mode_saving")
     try:
-        config["config"]["layers"] = [*layers, carrier]
-        load_refusal(keras, write_keras_zip(tmp_path / "control.keras", members, config))
+        # without the gadget the carrier's Lambda must be refused: only the gadget can run it
+        load_refusal(keras, carried)
         if marker.exists():
             raise RuntimeError("the payload ran without the gadget: the check is broken")
-        config["config"]["layers"] = [*layers, gadget, carrier]
-        refusal = load_refusal(keras, write_keras_zip(tmp_path / "evil.keras", members, config))
+        refusal = load_refusal(keras, evil)
     finally:
         global_state.set_global_attribute("safe_mode_saving", before)
     judge_advisory(measure, advisory, marker.exists(),
                    "safe_mode turned off, then the Lambda ran" if marker.exists()
-                   else f"refused: {refusal}")
+                   else f"refused: {refusal}",
+                   lambda: fires(marker, lambda: load_refusal(keras, carried, safe_mode=False),
+                                 "the carrier loaded with safe_mode=False: its Lambda"))
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_cve_2026_1462_a_tfsmlayer_does_not_load_a_savedmodel_in_safe_mode(
-        keras, environment, tmp_path, measure):
+        keras, tmp_path, measure):
     """CVE-2026-1462 (Keras 3 before 3.12.1 / 3.13.2): a TFSMLayer in the file loads an
     attacker's SavedModel with safe_mode=True, whose graph then runs."""
     advisory = "CVE-2026-1462: TFSMLayer loads any SavedModel"
-    advisory_needs(measure, advisory, hasattr(keras.layers, "TFSMLayer")
-                   and environment.backend == "tensorflow",
-                   "TFSMLayer exists in Keras 3 on the TensorFlow backend only")
+    advisory_needs(measure, advisory, hasattr(keras.layers, "TFSMLayer"),
+                   "no keras.layers.TFSMLayer here")
+    advisory_needs(measure, advisory, importlib.util.find_spec("tensorflow") is not None,
+                   "no TensorFlow here, which a SavedModel needs")
     import tensorflow as tf
 
     marker = tmp_path / "savedmodel.marker"
@@ -232,17 +320,29 @@ def test_cve_2026_1462_a_tfsmlayer_does_not_load_a_savedmodel_in_safe_mode(
 
     tf.saved_model.save(Payload(), str(tmp_path / "saved_model"))
     inputs = keras.Input((1,))
-    outputs = keras.layers.TFSMLayer(str(tmp_path / "saved_model"), call_endpoint="serve")(inputs)
-    keras.Model(inputs, outputs).save(str(tmp_path / "tfsm.keras"))
-    marker.unlink(missing_ok=True)
     try:
-        with contextlib.redirect_stdout(sys.stderr):
-            keras.models.load_model(str(tmp_path / "tfsm.keras"))(np.ones((1, 1), "float32"))
-        refusal = None
-    except Exception as exc:  # refused: the safe outcome
-        refusal = describe(exc)
+        outputs = keras.layers.TFSMLayer(str(tmp_path / "saved_model"), call_endpoint="serve")(
+            inputs)
+    except (NotImplementedError, TypeError) as exc:  # the layer is there, not for this backend
+        advisory_needs(measure, advisory, False, "no model with a TFSMLayer builds on this "
+                       f"backend, so no file can bring one: {describe(exc)}")
+    keras.Model(inputs, outputs).save(str(tmp_path / "tfsm.keras"))
+
+    def load_and_call(**kwargs) -> str | None:
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                model = keras.models.load_model(str(tmp_path / "tfsm.keras"), **kwargs)
+                model(np.ones((1, 1), "float32"))
+        except Exception as exc:  # refused: the safe outcome
+            return describe(exc)
+        return None
+
+    marker.unlink(missing_ok=True)
+    refusal = load_and_call()
     judge_advisory(measure, advisory, marker.exists(),
-                   "the SavedModel's graph ran" if marker.exists() else f"refused: {refusal}")
+                   "the SavedModel's graph ran" if marker.exists() else f"refused: {refusal}",
+                   lambda: fires(marker, lambda: load_and_call(safe_mode=False),
+                                 "load_model(safe_mode=False), then a call: the graph"))
 
 
 ALLOCATION_FAILURES = ("MemoryError", "Unable to allocate", "Cannot allocate", "bad_alloc",
@@ -251,15 +351,14 @@ ALLOCATION_FAILURES = ("MemoryError", "Unable to allocate", "Cannot allocate", "
 
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_cve_2026_0897_a_tiny_file_cannot_make_load_model_allocate_64_gib(
-        keras, environment, tmp_path, measure):
+        keras, keras_name_writes_hdf5, tmp_path, measure):
     """CVE-2026-0897 (fixed for load_model in 3.12.3 and 3.15.0): a 13 kB .keras file whose
     weights declare a 64 GiB dataset makes loading allocate it; in the child, under a memory
     limit, a vulnerable version fails to allocate instead of refusing the file."""
     import h5py
 
     advisory = "CVE-2026-0897: HDF5 weights declare 64 GiB"
-    advisory_needs(measure, advisory, environment.major >= 3, "the Keras 3 .keras loader only")
-    members, _ = keras_zip_members(keras, tmp_path)
+    members, _ = keras_zip_members(keras, tmp_path, keras_name_writes_hdf5)
     weights = tmp_path / "model.weights.h5"
     weights.write_bytes(members["model.weights.h5"])
     with h5py.File(weights, "r+") as h5:
@@ -271,14 +370,21 @@ def test_cve_2026_0897_a_tiny_file_cannot_make_load_model_allocate_64_gib(
                           chunks=(1024, 1024), compression="gzip", fillvalue=0)
     bomb = write_keras_zip(tmp_path / "bomb.keras",
                            {**members, "model.weights.h5": weights.read_bytes()})
-    proc = run_child("load_under_limit", str(bomb), timeout=180)
+    proc = run_child("load_under_limit", "load_model", str(bomb), timeout=180)
     if proc.returncode:
         exploited, evidence = True, f"the child died (exit {proc.returncode}): {stderr_tail(proc)}"
     else:
         outcome = child_report(proc)["outcome"]
         exploited = any(failure in outcome for failure in ALLOCATION_FAILURES)
         evidence = f"{bomb.stat().st_size:,}-byte file: {outcome}"
-    judge_advisory(measure, advisory, exploited, evidence)
+
+    def read_without_keras() -> tuple[bool, str]:
+        # the loader's size check is the defence: h5py alone reads what the file declares
+        outcome = child_report(run_child("load_under_limit", "read", str(weights), timeout=180))
+        fired = any(failure in outcome["outcome"] for failure in ALLOCATION_FAILURES)
+        return fired, f"h5py reading the weights under the same limit: {outcome['outcome']}"
+
+    judge_advisory(measure, advisory, exploited, evidence, read_without_keras)
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
@@ -317,5 +423,16 @@ def test_ghsa_hqp4_2352_xf5r_get_file_extraction_stays_in_its_folder(keras, tmp_
         evidence = f"'../escaped.txt' written to <tmp>/{outside[0].relative_to(tmp_path)}"
     else:
         evidence = "'../escaped.txt' " + ("kept inside the folder" if escaped else "skipped")
+
+    def extract_unchecked() -> tuple[bool, str]:
+        # get_file's member check is the defence: tarfile with no filter follows the '../'
+        folder = tmp_path / "control" / "deeper"
+        folder.mkdir(parents=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(folder, filter="fully_trusted")
+        fired = (folder.parent / "escaped.txt").exists()
+        return fired, "tarfile.extractall with no filter: '../escaped.txt' " + (
+            "escaped" if fired else "stayed inside")
+
     judge_advisory(measure, "GHSA-hqp4-2352-xf5r: archive extraction escapes its folder",
-                   bool(outside), evidence)
+                   bool(outside), evidence, extract_unchecked)

@@ -5,9 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.checks import assert_rejected, random_array, skip_unless_trainable, to_numpy
+from tests.checks import (
+    INFERENCE_ONLY_BACKENDS,
+    assert_rejected,
+    random_array,
+    skip_unless_trainable,
+    to_numpy,
+)
 from tests.strategies import examples, layer_stacks
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as evidence: its type and the start of its message on one line (Keras 2 puts
+    the reason below a first line that only names the layer)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
 def two_output_layer(keras):
@@ -53,7 +66,7 @@ def test_sequential_rejects_a_layer_with_several_inputs(keras, evidence, layer):
     exc = assert_rejected(
         lambda: keras.Sequential([keras.Input(shape=(4, 4)), getattr(keras.layers, layer)(
             **kwargs)]), f"Sequential with {layer}")
-    evidence(f"{layer}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+    evidence(f"{layer}: {error_text(exc)}")
 
 
 @pytest.mark.claim("q11-sequential-single-io")
@@ -70,41 +83,82 @@ def test_sequential_rejects_a_layer_with_two_outputs(keras, evidence, position):
 
     exc = assert_rejected(build_and_call, f"Sequential with a two-output layer ({position})",
                           errors=(ValueError, TypeError, AttributeError))
-    evidence(f"{position}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+    evidence(f"{position}: {error_text(exc)}")
 
 
 @pytest.mark.claim("q11-sequential-single-io", correction=True)
-def test_two_output_layer_is_rejected_before_another_layer_but_kept_at_the_end(keras):
-    """A two-output layer cannot feed the next layer of a Sequential model, but as its last layer
-    it makes a model with two outputs."""
+def test_two_output_layer_is_rejected_before_another_layer_and_kept_last_in_keras_3(
+    keras, environment
+):
+    """A two-output layer cannot feed the next layer of a Sequential model; as its last layer it
+    makes a model with two outputs in Keras 3, and is rejected there too in Keras 2."""
     assert_rejected(lambda: keras.Sequential([keras.Input(shape=(4,)), two_output_layer(keras),
                                               keras.layers.Dense(2)]),
                     "a two-output layer feeding Dense", errors=(ValueError, TypeError))
-    try:
+
+    def last_place():
         model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(4),
                                   two_output_layer(keras)])
-        first, second = model(random_array((2, 4)))
-    except (ValueError, TypeError) as exc:
-        pytest.skip(f"this Keras rejects a two-output layer in last place too (the claim "
-                    f"holds): {str(exc).splitlines()[0][:160]}")
+        return model(random_array((2, 4)))
+
+    if environment.major < 3:
+        assert_rejected(last_place, "a two-output layer in last place",
+                        errors=(ValueError, TypeError, AttributeError))
+        return
+    first, second = last_place()
     np.testing.assert_array_equal(to_numpy(keras, first), -to_numpy(keras, second))
+
+
+def sequential_of(keras, stack, built: str):
+    """The stack as a Sequential model, built the three usual ways: from a keras.Input, by
+    build(input_shape), or by its first call on data."""
+    if built == "input":
+        return stack.build(keras)
+    model = keras.Sequential(stack.make_layers(keras))
+    if built == "build":
+        model.build((None, *stack.input_shape))
+    else:
+        model(random_array((1, *stack.input_shape)))
+    return model
 
 
 @pytest.mark.claim("q11-sequential-linear-stack")
 @settings(max_examples=examples(8))
-@given(stack=layer_stacks())
-def test_sequential_equals_functional_chain_of_the_same_layers(keras, stack):
-    """Each layer takes the previous layer's output only: a Sequential model computes exactly
-    what the Functional chain of its own layers computes."""
-    sequential = stack.build(keras)
+@given(stack=layer_stacks(), built=st.sampled_from(["input", "build", "call"]),
+       compiled=st.booleans(), batch=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_sequential_is_the_plain_chain_of_its_layers(keras, stack, built, compiled, batch, seed):
+    """The seed: each layer takes its input from the one layer before it and passes its output
+    to one layer only. The model has one input and one output; each layer has one inbound node,
+    fed by the previous layer's output, and one consumer, the next layer; and the model computes
+    what fresh layers made from its layers' configs and weights compute applied one after
+    another, eagerly or as a Functional chain."""
+    model = sequential_of(keras, stack, built)
+    if compiled:
+        model.compile(optimizer="sgd", loss="mse")
+    assert (len(model.inputs), len(model.outputs)) == (1, 1)
+    previous = model.inputs[0]
+    for position, layer in enumerate(model.layers):
+        assert len(layer._inbound_nodes) == 1, (layer.name, layer._inbound_nodes)
+        assert layer.input is previous, f"{layer.name} is not fed by the layer before it"
+        consumers = 0 if position == len(model.layers) - 1 else 1
+        assert len(layer._outbound_nodes) == consumers, (layer.name, layer._outbound_nodes)
+        previous = layer.output
+    assert model.outputs[0] is previous
+
+    fresh = [type(layer).from_config(layer.get_config()) for layer in model.layers]
     inputs = x = keras.Input(shape=stack.input_shape)
-    for layer in sequential.layers:
+    for layer in fresh:
         x = layer(x)
-    functional = keras.Model(inputs, x)
-    batch = random_array((3, *stack.input_shape))
-    np.testing.assert_allclose(to_numpy(keras, functional(batch, training=False)),
-                               to_numpy(keras, sequential(batch, training=False)), rtol=1e-6,
-                               atol=1e-6)
+    chain = keras.Model(inputs, x)
+    for copy, layer in zip(fresh, model.layers, strict=True):
+        copy.set_weights(layer.get_weights())
+    data = random_array((batch, *stack.input_shape), seed=seed)
+    stepped = data
+    for layer in fresh:
+        stepped = layer(stepped)
+    expected = to_numpy(keras, model(data, training=False))
+    for other in (chain(data, training=False), stepped):
+        np.testing.assert_allclose(to_numpy(keras, other), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.claim("q11-functional-multi-io")
@@ -170,14 +224,98 @@ def test_vqa_answer_depends_on_both_image_and_question(keras):
     assert not np.allclose(base, other_image) and not np.allclose(base, other_question)
 
 
+def encoder_layers(keras) -> dict:
+    """The layers of a transformer encoder block on (5, 8) token sequences."""
+    return {"attention": keras.layers.MultiHeadAttention(num_heads=2, key_dim=4),
+            "residual": keras.layers.Add(), "norm": keras.layers.LayerNormalization(),
+            "hidden": keras.layers.Dense(16, activation="relu"),
+            "project": keras.layers.Dense(8), "residual2": keras.layers.Add(),
+            "norm2": keras.layers.LayerNormalization()}
+
+
+def encoder_block(layers: dict, tokens):
+    """The block's graph: self-attention (query = value = tokens), residual add and norm, then a
+    feed-forward pair, residual add and norm."""
+    x = layers["norm"](layers["residual"]([tokens, layers["attention"](tokens, tokens)]))
+    ff = layers["project"](layers["hidden"](x))
+    return layers["norm2"](layers["residual2"]([x, ff]))
+
+
+TOKENS = (5, 8)
+
+
 @pytest.mark.claim("q12-transformer-needs-functional")
-def test_transformer_block_builds_with_functional_api(keras):
-    """A transformer encoder block (self-attention on query = value, residual Add, LayerNorm,
-    feed-forward) is a Functional graph that keeps the sequence shape."""
-    tokens = keras.Input(shape=(5, 8))
-    attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)(tokens, tokens)
-    x = keras.layers.LayerNormalization()(keras.layers.Add()([tokens, attended]))
-    ff = keras.layers.Dense(8)(keras.layers.Dense(16, activation="relu")(x))
-    block = keras.Model(tokens, keras.layers.LayerNormalization()(keras.layers.Add()([x, ff])))
-    out = block(random_array((2, 5, 8)))
-    assert tuple(out.shape) == (2, 5, 8)
+def test_functional_api_builds_a_transformer_block_with_its_residual_connections(keras):
+    """A transformer encoder block is a Functional graph: the input feeds the attention and the
+    first residual add, and each add joins two tensors."""
+    layers = encoder_layers(keras)
+    tokens = keras.Input(shape=TOKENS)
+    block = keras.Model(tokens, encoder_block(layers, tokens))
+    assert layers["residual"].input[0] is tokens
+    assert all(len(layers[add].input) == 2 for add in ("residual", "residual2"))
+    assert tuple(block(random_array((2, *TOKENS))).shape) == (2, *TOKENS)
+
+
+@pytest.mark.claim("q12-transformer-needs-functional")
+@pytest.mark.parametrize("first", ["attention", "residual"])
+def test_sequential_rejects_a_transformer_blocks_layers_in_a_stack(keras, evidence, first):
+    """The block's layers in order as a Sequential stack: the attention (query and value) or,
+    without it, the residual add (two tensors) is rejected."""
+    layers = encoder_layers(keras)
+    names = list(layers)[list(layers).index(first):]
+    exc = assert_rejected(
+        lambda: keras.Sequential([keras.Input(shape=TOKENS), *(layers[n] for n in names)]),
+        f"a Sequential stack of {names}")
+    evidence(f"from {first}: {error_text(exc)}")
+
+
+@pytest.mark.claim("q12-transformer-needs-functional")
+def test_self_attention_in_a_lambda_does_not_make_a_trainable_sequential_block(
+    keras, environment, evidence
+):
+    """The tempting way round, Lambda(lambda t: attention(t, t)) in a Sequential model, is
+    rejected (Keras 2) or accepted without the attention's weights (Keras 3): the model does
+    not own them, so training leaves them as they were."""
+    attention = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    try:
+        model = keras.Sequential([keras.Input(shape=TOKENS),
+                                  keras.layers.Lambda(lambda t: attention(t, t)),
+                                  keras.layers.Dense(8)])
+    except (ValueError, TypeError) as exc:
+        evidence(f"rejected: {error_text(exc)}")
+        return
+    owned = {id(w) for w in model.trainable_weights}
+    tracked = sum(id(w) in owned for w in attention.trainable_weights)
+    evidence(f"accepted: the model owns {tracked} of the attention's "
+             f"{len(attention.trainable_weights)} weights")
+    assert tracked < len(attention.trainable_weights)
+    if environment.backend not in INFERENCE_ONLY_BACKENDS:
+        before = [to_numpy(keras, w) for w in attention.trainable_weights]
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(random_array((4, *TOKENS)), random_array((4, *TOKENS), seed=1), verbose=0)
+        after = [to_numpy(keras, w) for w in attention.trainable_weights]
+        assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+@pytest.mark.claim("q12-transformer-needs-functional")
+def test_transformer_block_hidden_in_one_subclassed_layer_fits_in_sequential(keras):
+    """Subclassing is the other way: the block written as one Layer sits in a Sequential model,
+    owns every weight, and computes what the Functional block with the same layers computes."""
+    layers = encoder_layers(keras)
+
+    class EncoderBlock(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            for name, layer in layers.items():
+                setattr(self, name, layer)
+
+        def call(self, tokens):
+            return encoder_block(layers, tokens)
+
+    tokens = keras.Input(shape=TOKENS)
+    functional = keras.Model(tokens, encoder_block(layers, tokens))
+    sequential = keras.Sequential([keras.Input(shape=TOKENS), EncoderBlock()])
+    assert {id(w) for w in sequential.weights} == {id(w) for w in functional.weights}
+    data = random_array((2, *TOKENS))
+    np.testing.assert_allclose(to_numpy(keras, sequential(data)),
+                               to_numpy(keras, functional(data)), rtol=1e-5, atol=1e-6)

@@ -30,11 +30,15 @@ def cnn(keras):
 
 @pytest.mark.claim("q25-flatten-to-1d")
 @settings(max_examples=examples(60))
-@given(shape=feature_shapes(min_rank=1, max_rank=5))
-def test_flatten_output_shape_is_batch_by_product_of_axes(keras, shape):
-    """Flatten's output shape is (batch, d1*...*dk), checked symbolically for many shapes."""
-    out = keras.layers.Flatten().compute_output_shape((None, *shape))
-    assert tuple(out) == (None, math.prod(shape))
+@given(shape=feature_shapes(min_rank=1, max_rank=5), batch=batch_sizes)
+def test_flatten_output_shape_is_batch_by_product_of_axes(keras, shape, batch):
+    """Flatten's output shape is (batch, d1*...*dk): as Keras declares it for a symbolic input,
+    and as it computes on a real batch."""
+    flatten = keras.layers.Flatten()
+    assert tuple(flatten.compute_output_shape((None, *shape))) == (None, math.prod(shape))
+    assert tuple(flatten(keras.Input(shape=shape)).shape) == (None, math.prod(shape))
+    assert to_numpy(keras, flatten(random_array((batch, *shape)))).shape == (
+        batch, math.prod(shape))
 
 
 @pytest.mark.claim("q25-flatten-keeps-batch")
@@ -103,16 +107,19 @@ def test_keras_utils_has_plot_model_and_model_to_dot(keras):
 
 
 @pytest.mark.claim("q23-plot-model-writes-png")
-def test_plot_model_writes_a_png_file(keras, tmp_path, evidence):
-    """The seed: plot_model saves a PNG picture of the model."""
+@pytest.mark.parametrize("to_file", [None, "drawing.png"])
+def test_plot_model_writes_a_png_file(keras, tmp_path, monkeypatch, evidence, to_file):
+    """The seed: plot_model saves a PNG picture of the model, by default as model.png in the
+    working folder, or to the file named."""
     import struct
 
     require_graphviz()
-    target = tmp_path / "model.png"
-    keras.utils.plot_model(scoring_model(keras), to_file=str(target))
-    data = target.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    keras.utils.plot_model(scoring_model(keras), **({"to_file": to_file} if to_file else {}))
+    data = (tmp_path / (to_file or "model.png")).read_bytes()
     width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk follows the signature
-    evidence(f"plot_model wrote a {width}x{height} PNG of {len(data):,} bytes")
+    evidence(f"plot_model wrote {to_file or 'model.png (default)'}: a {width}x{height} PNG of "
+             f"{len(data):,} bytes")
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and width > 0 and height > 0
 
 
