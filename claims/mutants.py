@@ -60,6 +60,50 @@ def _load_model(keras):
     keras.models.load_model = keras.saving.load_model
 
 
+# One fault per rule of tests/README.md that a test of these sections follows: each would pass
+# unnoticed by the weaker test the rule replaced.
+@fault("lambda-never-runs", "A", "test_a_security.py",
+       "a Lambda layer returns its input without calling its function (rule 6: a payload that "
+       "merely broke would read 'safe' without the positive control)")
+def _lambda(keras):
+    keras.layers.Lambda.call = lambda self, inputs, mask=None, training=None: inputs
+
+
+@fault("load-model-resets-optimizer", "A", "test_a_portability.py",
+       "load_model restores the weights but resets the optimizer's step count (rule 4: an "
+       "uncompiled model loaded with compile=False never shows it)")
+def _optimizer_reset(keras):
+    def make(original):
+        def load_model(*args, **kwargs):
+            model = original(*args, **kwargs)
+            if getattr(model, "optimizer", None) is not None:
+                model.optimizer.iterations.assign(0)
+            return model
+        return load_model
+
+    wrap(keras.saving, "load_model", make)
+    keras.models.load_model = keras.saving.load_model
+
+
+@fault("model-to-dot-hides-shapes", "D", "test_d_debugging.py",
+       "model_to_dot ignores show_shapes (rule 2: what plot_model draws, not its signature; "
+       "rule 7: the correction's per-version rule drifts)")
+def _model_to_dot(keras):
+    def make(original):
+        def model_to_dot(*args, **kwargs):
+            return original(*args, **{**kwargs, "show_shapes": False})
+        return model_to_dot
+
+    wrap(keras.utils, "model_to_dot", make)
+
+
+@fault("stop-training-ignored", "D", "test_d_debugging.py",
+       "fit ignores model.stop_training set by a callback (rule 5: the callback's substance is "
+       "its own claim)")
+def _stop_training(keras):
+    keras.Model.stop_training = property(lambda self: False, lambda self, value: None)
+
+
 @fault("application-export-dropped", "B", "test_b_models.py",
        "keras.applications no longer exports EfficientNetB4")
 def _applications(keras):
