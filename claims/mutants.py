@@ -43,21 +43,29 @@ def wrap(owner, attribute: str, make: Callable) -> None:
     setattr(owner, attribute, functools.wraps(original)(make(original)))
 
 
-@fault("load-model-perturbs-weight", "A", "test_a_saving.py",
-       "load_model adds 0.01 to the first weight it loads")
-def _load_model(keras):
+def after_load(keras, change: Callable) -> None:
+    """Make load_model (both of its names) pass every model it loads through `change`."""
     def make(original):
         def load_model(*args, **kwargs):
             model = original(*args, **kwargs)
-            if model.weights:
-                weights = model.get_weights()
-                weights[0] = weights[0] + 0.01
-                model.set_weights(weights)
+            change(model)
             return model
         return load_model
 
     wrap(keras.saving, "load_model", make)
     keras.models.load_model = keras.saving.load_model
+
+
+@fault("load-model-perturbs-weight", "A", "test_a_saving.py",
+       "load_model adds 0.01 to the first weight it loads")
+def _load_model(keras):
+    def perturb(model):
+        if model.weights:
+            weights = model.get_weights()
+            weights[0] = weights[0] + 0.01
+            model.set_weights(weights)
+
+    after_load(keras, perturb)
 
 
 # One fault per rule of tests/README.md that a test of these sections follows: each would pass
@@ -73,16 +81,11 @@ def _lambda(keras):
        "load_model restores the weights but resets the optimizer's step count (rule 4: an "
        "uncompiled model loaded with compile=False never shows it)")
 def _optimizer_reset(keras):
-    def make(original):
-        def load_model(*args, **kwargs):
-            model = original(*args, **kwargs)
-            if getattr(model, "optimizer", None) is not None:
-                model.optimizer.iterations.assign(0)
-            return model
-        return load_model
+    def reset(model):
+        if getattr(model, "optimizer", None) is not None:
+            model.optimizer.iterations.assign(0)
 
-    wrap(keras.saving, "load_model", make)
-    keras.models.load_model = keras.saving.load_model
+    after_load(keras, reset)
 
 
 @fault("model-to-dot-hides-shapes", "D", "test_d_debugging.py",
