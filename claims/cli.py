@@ -169,7 +169,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from claims.report import ReportError
+    from claims.inputs import ReportError  # no jinja2: this runs in the audit venvs
     from claims.reportio import write_atomic
     from claims.stability import compare
 

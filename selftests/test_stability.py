@@ -50,3 +50,17 @@ def test_a_corrupt_run_is_an_error(tmp_path, capsys):
     (tmp_path / "keras-3.1.0-jax.json").write_text("{")
     assert main(["compare", str(tmp_path), "--out", str(tmp_path / "s.json")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_compare_runs_without_jinja2_as_in_an_audit_venv(tmp_path):
+    """The stability session runs `claims compare` in an audit venv, which has no jinja2."""
+    import subprocess
+    import sys
+
+    run = make_run("keras-3.15.1-tensorflow", {"q19-a": "holds"})
+    dirs = [str(write(tmp_path / f"seed-{s}", run)) for s in (1, 2)]
+    code = ("import sys; sys.modules['jinja2'] = None; from claims.cli import main; "
+            f"sys.exit(main(['compare', *{dirs!r}, '--out', {str(tmp_path / 'st.json')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "st.json").read_text())["stable"] is True
