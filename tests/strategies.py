@@ -33,15 +33,19 @@ class ConvGeometry:
 
 
 @st.composite
-def conv_geometries(draw, max_extra: int = 10, max_stride: int = 3) -> ConvGeometry:
-    """Geometries every backend accepts: the input is at least one window wide, and stride > 1
-    comes with dilation 1 (TensorFlow rejects both at once)."""
+def conv_geometries(draw, max_extra: int = 10, max_stride: int = 3,
+                    smaller_inputs: bool = False) -> ConvGeometry:
+    """Convolution geometries: stride > 1 comes with dilation 1 (TensorFlow rejects both at
+    once). Each side is at least one window wide and at most `max_extra` pixels more; with
+    `smaller_inputs` a side may be anything from 1 pixel, so some inputs are smaller than the
+    window, which the padding claims speak of too."""
     kernel = draw(st.integers(1, 5))
     stride = draw(st.integers(1, max_stride))
     dilation = 1 if stride > 1 else draw(st.integers(1, 3))
     span = dilation * (kernel - 1) + 1
-    height = draw(st.integers(span, span + max_extra))
-    width = draw(st.integers(span, span + max_extra))
+    shortest = 1 if smaller_inputs else span
+    height = draw(st.integers(shortest, span + max_extra))
+    width = draw(st.integers(shortest, span + max_extra))
     return ConvGeometry(height, width, kernel, stride, dilation)
 
 
@@ -135,12 +139,14 @@ _array_values = st.floats(-5, 5, width=32, allow_subnormal=False)
 
 
 @st.composite
-def array_pairs(draw, max_rank: int = 3, max_side: int = 4):
-    """Two float32 arrays of one shape (rank 1..max_rank), all values distinct so that argmax,
-    argmin and sort have a single right answer."""
+def array_pairs(draw, max_rank: int = 3, max_side: int = 4, shape: tuple[int, ...] | None = None):
+    """Two float32 arrays of one shape (rank 1..max_rank, or the given `shape`), all values
+    distinct so that argmax, argmin and sort have a single right answer."""
     from hypothesis.extra.numpy import arrays
 
-    shape = draw(st.lists(st.integers(1, max_side), min_size=1, max_size=max_rank).map(tuple))
+    if shape is None:
+        shape = draw(st.lists(st.integers(1, max_side), min_size=1, max_size=max_rank)
+                     .map(tuple))
     both = draw(arrays("float32", (2, *shape), elements=_array_values, unique=True))
     return both[0], both[1]
 

@@ -42,23 +42,82 @@ def test_validation_data_is_evaluated_after_every_epoch(keras, environment, evid
     assert val_loss[-1] == pytest.approx(evaluated, rel=1e-5)
 
 
-@pytest.mark.claim("q22-validation-does-not-train")
-def test_validation_data_leaves_the_trained_weights_unchanged(keras, environment):
-    """The seed: the model trains on the training set and is only tested on the validation set;
-    so the same seeded run with and without validation data ends with identical weights."""
+VALIDATION_SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def validation_probe(keras, environment):
+    """The linear model compiled once with fit's defaults (no run_eagerly): each run below sets
+    its seed's initial weights into it, which plain SGD (no state but its step count) makes the
+    same as a new model, with one compilation. One fit with validation data first: Keras 3 on
+    JAX draws once more from NumPy's global random state on a model's first fit, which would
+    otherwise fall inside whichever run below comes first."""
     skip_unless_trainable(environment)
-    (x, y), validation = regression(32, seed=1), regression(16, seed=2)
-    weights = []
-    for validation_data in (None, validation):
-        keras.utils.set_random_seed(0)
-        model = linear_model(keras)
-        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", run_eagerly=True)
-        # No shuffling: on torch, validating draws from the RNG that orders the next epoch's
-        # batches, which would change the weights without any training on validation data.
-        model.fit(x, y, validation_data=validation_data, epochs=3, batch_size=8, shuffle=False,
-                  verbose=0)
-        weights.append(model.get_weights())
-    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+    model = linear_model(keras)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    model.fit(*regression(8, seed=3), validation_data=regression(8, seed=4), verbose=0)
+    return model
+
+
+def trained_weights(keras, model, seed: int, training, validation_data, **fit) -> np.ndarray:
+    """The weights after fit's defaults (shuffle=True), or as `fit` says, from the initial
+    weights and random state of `seed`."""
+    keras.utils.set_random_seed(seed)
+    model.set_weights(linear_model(keras).get_weights())
+    model.fit(*training, validation_data=validation_data, epochs=fit.pop("epochs", 3),
+              batch_size=8, verbose=0, **fit)
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+@pytest.mark.claim("q22-validation-does-not-train")
+def test_validation_data_leaves_the_trained_weights_unchanged(keras, evidence, validation_probe):
+    """The seed: the model trains on the training set and is only tested on the validation set;
+    so, under fit's defaults, the same seeded run with and without validation data ends with
+    identical weights, for every seed."""
+    training, validation = regression(32, seed=1), regression(16, seed=2)
+    moved = {seed: float(np.abs(
+        trained_weights(keras, validation_probe, seed, training, None)
+        - trained_weights(keras, validation_probe, seed, training, validation)).max())
+        for seed in VALIDATION_SEEDS}
+    measured = ("largest weight change from passing validation_data, by seed: "
+                + ", ".join(f"{seed}: {change:.2g}" for seed, change in moved.items()))
+    evidence(measured)
+    assert all(change == 0 for change in moved.values()), measured
+
+
+@pytest.mark.claim("q22-validation-does-not-train")
+def test_the_validation_values_never_reach_the_weights(keras, validation_probe):
+    """The model never learns from the validation set: two validation sets of one size but other
+    values leave identical weights, for every seed; changing the training targets instead
+    changes them (the comparison can see data that trains)."""
+    training, validation = regression(32, seed=1), regression(16, seed=2)
+    opposite = (validation[0], -10 * validation[1])
+    weights = {seed: trained_weights(keras, validation_probe, seed, training, validation)
+               for seed in VALIDATION_SEEDS}
+    flipped = (training[0], -training[1])
+    if np.array_equal(weights[0], trained_weights(keras, validation_probe, 0, flipped,
+                                                  validation)):
+        raise RuntimeError("other training targets left the weights unchanged: no check")
+    for seed in VALIDATION_SEEDS:
+        np.testing.assert_array_equal(
+            weights[seed], trained_weights(keras, validation_probe, seed, training, opposite))
+
+
+@pytest.mark.claim("q22-validation-does-not-train", correction=True)
+def test_validation_changes_the_batch_order_only_on_torch_with_shuffling(
+        keras, environment, validation_probe):
+    """On the PyTorch backend, with shuffle=True, passing validation data changes the weights
+    from the second epoch on (evaluating draws from the generator that orders the next epoch's
+    batches); with shuffle=False, or a single epoch, it does not. Elsewhere it never does."""
+    training, validation = regression(32, seed=1), regression(16, seed=2)
+
+    def changed(**fit) -> bool:
+        return not np.array_equal(
+            trained_weights(keras, validation_probe, 0, training, None, **fit),
+            trained_weights(keras, validation_probe, 0, training, validation, **fit))
+
+    assert (changed(), changed(shuffle=False), changed(epochs=1)) == (
+        environment.backend == "torch", False, False)
 
 
 @pytest.fixture(scope="module")
