@@ -380,16 +380,29 @@ def test_same_seed_gives_the_same_variants(keras, images, name, seed):
                                       augment(keras, second, images, training=True))
 
 
+def assert_unchanged_at_inference(keras, images: np.ndarray) -> None:
+    """Every image augmentation layer but RandomCrop returns `images` unchanged with
+    training=False."""
+    for name in image_augmentation_layers(keras):
+        if name != "RandomCrop":
+            out = augment(keras, augmentation_layer(keras, name), images, training=False)
+            np.testing.assert_array_equal(out, images, err_msg=name)
+
+
 @pytest.mark.claim("q18-training-only")
 @settings(max_examples=examples(8))
 @given(images=pixel_batches())
 def test_augmentation_is_the_identity_at_inference(keras, images):
     """With training=False every image augmentation layer but RandomCrop returns the images
     unchanged."""
-    for name in image_augmentation_layers(keras):
-        if name != "RandomCrop":
-            out = augment(keras, augmentation_layer(keras, name), images, training=False)
-            np.testing.assert_array_equal(out, images, err_msg=name)
+    assert_unchanged_at_inference(keras, images)
+
+
+@pytest.mark.claim("q18-training-only", correction=True)
+def test_every_augmentation_but_random_crop_is_the_identity_at_inference_in_every_version(keras):
+    """The correction's first sentence, checked where the claim is refuted too, so that a layer
+    that starts augmenting at inference shows as drift there."""
+    assert_unchanged_at_inference(keras, random_array((2, 8, 8, 3), seed=8) * 127.5 + 127.5)
 
 
 def crop_probe_images() -> np.ndarray:
