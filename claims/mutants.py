@@ -150,6 +150,19 @@ def _data_parallel(keras):
     delattr(keras.distribution, "DataParallel")
 
 
+@fault("data-parallel-raises", "F", "test_f_distributed.py",
+       "keras.distribution.DataParallel raises when built, as on TensorFlow up to 3.13.1 (rule 1: "
+       "the TensorFlow cell is run, not inferred from the backend's name, so a change of what "
+       "happens there shows)")
+def _data_parallel_raises(keras):
+    def make(original):
+        def __init__(self, *args, **kwargs):
+            raise NotImplementedError("DataParallel is not supported on this backend")
+        return __init__
+
+    wrap(keras.distribution.DataParallel, "__init__", make)
+
+
 @fault("frozen-model-still-trains", "G", "test_g_frameworks.py",
        "setting model.trainable = False is ignored")
 def _trainable(keras):
@@ -158,19 +171,28 @@ def _trainable(keras):
                                      lambda self, value: layer_trainable.fset(self, True))
 
 
+def padding_read_as_valid(keras, when: Callable) -> None:
+    """Conv2D reads its padding 'same' as 'valid' where `when(layer)`. A property, not a wrapped
+    __init__, because Keras builds a layer's config from its __init__'s exact signature."""
+    def read(self):
+        padding = self.__dict__.get("_claims_padding")
+        return "valid" if padding == "same" and when(self) else padding
+
+    def write(self, value):
+        self.__dict__["_claims_padding"] = value
+
+    keras.layers.Conv2D.padding = property(read, write)
+
+
 @fault("same-padding-is-valid", "H", "test_h_preprocessing.py",
        "Conv2D(padding='same') convolves as 'valid'")
 def _same_padding(keras):
-    def make(original):
-        def __init__(self, *args, padding="valid", **kwargs):
-            original(self, *args, padding="valid" if padding == "same" else padding, **kwargs)
-        return __init__
-
-    wrap(keras.layers.Conv2D, "__init__", make)
+    padding_read_as_valid(keras, lambda layer: True)
 
 
 @fault("augmentation-at-inference", "H", "test_h_preprocessing.py",
-       "RandomFlip flips at inference too (training=False ignored)")
+       "RandomFlip flips at inference too (rule 7: the correction, every layer but RandomCrop "
+       "unchanged at inference, drifts where the claim is refuted)")
 def _augmentation(keras):
     def make(original):
         def call(self, data, training=True):
@@ -198,6 +220,27 @@ def _validation_split(keras):
     slicing.train_validation_split = first_fraction
 
 
+@fault("same-padding-is-valid-at-stride-3", "H", "test_h_preprocessing.py",
+       "Conv2D(padding='same') convolves as 'valid' at stride 3 only (rules 4 and 8: the strategy "
+       "draws every stride the claim speaks of, within the budget the profile gives)")
+def _same_padding_stride_3(keras):
+    padding_read_as_valid(keras, lambda layer: 3 in layer.strides)
+
+
+@fault("random-crop-crops-at-inference", "H", "test_h_preprocessing.py",
+       "RandomCrop gives its centred crop at inference, as before Keras 3.8 (rule 3: the verdict "
+       "follows what the layer is seen to return)")
+def _random_crop(keras):
+    def make(original):
+        def call(self, inputs, training=True):
+            if training:
+                return original(self, inputs, training=True)
+            return keras.layers.CenterCrop(self.height, self.width)(inputs)
+        return call
+
+    wrap(keras.layers.RandomCrop, "call", make)
+
+
 @fault("flatten-reorders", "K", "test_k_others.py",
        "Flatten reverses the order of the features")
 def _flatten(keras):
@@ -222,8 +265,10 @@ def apply(name: str, keras) -> None:
 
 
 def caught_by(run: dict) -> list[str]:
-    """The claims whose audit noticed the fault: drift, an error, or a correction that broke."""
-    return [c["id"] for c in run["claims"]
+    """The claims whose audit noticed the fault: drift, an error, or a correction that broke.
+    An error is marked as such: it may be the fault's own patch failing, not Keras changing."""
+    return [c["id"] + (" (error)" if c["verdict"] == "error" and not c["drift"] else "")
+            for c in run["claims"]
             if c["drift"] or c["verdict"] == "error" or "correction NOT verified" in c["evidence"]]
 
 

@@ -33,8 +33,17 @@ class Model(Layer):
 
 def fake_keras():
     class Conv2D:
-        def __init__(self, filters, padding="valid"):
-            self.padding = padding
+        def __init__(self, filters, padding="valid", strides=(1, 1)):
+            self.padding, self.strides = padding, strides
+
+    class RandomCrop:
+        height = width = 2
+
+        def call(self, inputs, training=True):
+            return "cropped at random"
+
+    class DataParallel:
+        pass
 
     class Flatten:
         def call(self, inputs):
@@ -44,6 +53,13 @@ def fake_keras():
         def call(self, data, training=True):
             return training
 
+    class CenterCrop:
+        def __init__(self, height, width):
+            self.size = (height, width)
+
+        def __call__(self, inputs):
+            return f"centre {self.size}"
+
     def load_model(path):
         return Model()
 
@@ -51,10 +67,11 @@ def fake_keras():
         saving=types.SimpleNamespace(load_model=load_model),
         models=types.SimpleNamespace(),
         applications=types.SimpleNamespace(EfficientNetB4=object),
-        distribution=types.SimpleNamespace(DataParallel=object),
+        distribution=types.SimpleNamespace(DataParallel=DataParallel),
         callbacks=types.SimpleNamespace(EarlyStopping=type("EarlyStopping", (), {})),
         layers=types.SimpleNamespace(Layer=Layer, Conv2D=Conv2D, Flatten=Flatten,
-                                     RandomFlip=RandomFlip),
+                                     RandomFlip=RandomFlip, RandomCrop=RandomCrop,
+                                     CenterCrop=CenterCrop),
         ops=types.SimpleNamespace(flip=lambda x, axis: x[::-1]),
         Sequential=type("Sequential", (), {"layers": [lambda x: x + 1, lambda x: x * 10]}),
         Model=Model,
@@ -89,6 +106,19 @@ def test_each_fault_patches_what_it_says():
     assert k.layers.Layer().count_params() == 11
 
 
+def test_the_faults_of_one_case_patch_only_that_case():
+    k = fake_keras()
+    for name in ("data-parallel-raises", "same-padding-is-valid-at-stride-3",
+                 "random-crop-crops-at-inference"):
+        mutants.apply(name, k)
+    with pytest.raises(NotImplementedError):
+        k.distribution.DataParallel()
+    assert k.layers.Conv2D(1, padding="same", strides=(3, 3)).padding == "valid"
+    assert k.layers.Conv2D(1, padding="same", strides=(2, 2)).padding == "same"
+    assert k.layers.RandomCrop().call("x", training=False) == "centre (2, 2)"
+    assert k.layers.RandomCrop().call("x", training=True) == "cropped at random"
+
+
 def test_an_unknown_fault_is_refused():
     with pytest.raises(ValueError, match="is not a fault"):
         mutants.apply("nothing", fake_keras())
@@ -99,7 +129,7 @@ def test_caught_by_names_drift_errors_and_broken_corrections():
                                                 "q3-c": "refuted", "q4-d": "holds"},
                    drift={"q1-a"})
     run["claims"][2]["evidence"] += " [correction NOT verified: x]"
-    assert mutants.caught_by(run) == ["q1-a", "q2-b", "q3-c"]
+    assert mutants.caught_by(run) == ["q1-a", "q2-b (error)", "q3-c"]
 
 
 def test_the_score_fails_while_a_fault_goes_uncaught(tmp_path, capsys):
