@@ -1,8 +1,10 @@
 """`python -m claims` / `claims`: list and show the catalog, merge reports, run the audit.
 
-    claims audit [--all | --env ID ...] [--trust] [--claim ID ...]
+    claims audit [--all | --env ID ...] [--trust] [--strict] [--claim ID ...]
                                           run the audit (nox) then merge the report; --trust
                                           adds the bench, stability and mutants sessions;
+                                          --strict fails on a claim left unchecked for want
+                                          of a program (Graphviz, Node.js), as CI does;
                                           --claim: one claim's tests, into reports/claims/
     claims selftest                       the engine's own tests
     claims list [--json]                  the catalog (never imports Keras)
@@ -74,6 +76,8 @@ def _nox(*args: str) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    if args.strict:
+        os.environ["CLAIMS_STRICT"] = "1"  # read by the plugin in every session nox starts
     sessions = ["-t", "audit"] if args.all else ["-s", *(f"audit({e})" for e in args.env)]
     if args.claim:
         return _audit_claims(sessions, args.claim)
@@ -82,7 +86,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
         status = _nox("-s", "bench", "stability", "mutants", "envfaults") or status
     # The report is written even when a claim drifted, so the drift can be read.
     report_status = _nox("-s", "report")
+    _print_unchecked(ROOT / "reports", None if args.all else args.env)
     return status or report_status
+
+
+def _print_unchecked(folder: Path, env_ids: list[str] | None) -> None:
+    """The last lines of an audit: per environment (`env_ids`, None: all), the claims it could
+    not check and why."""
+    from claims.verdicts import unchecked
+
+    paths = (sorted(folder.glob("*-*-*.json")) if env_ids is None
+             else [folder / f"{e}.json" for e in env_ids])
+    for path in paths:
+        try:
+            run = json.loads(path.read_text(encoding="utf-8"))
+            lines = unchecked(run["claims"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no run file, or not one: the report step has said so
+        for line in lines:
+            print(f"{run['environment']['id']}: {line}")
 
 
 def _audit_claims(sessions: list[str], ids: list[str]) -> int:
@@ -238,6 +260,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"an environment id (default {DEFAULT_ENV}); repeatable")
     a.add_argument("--claim", action="append", default=[], metavar="ID",
                    help="only this claim's tests (repeatable); reports in reports/claims/")
+    a.add_argument("--strict", action="store_true",
+                   help="fail on a claim not checked for want of a system program (CI)")
     a.set_defaults(func=cmd_audit)
     sub.add_parser("selftest", help="the engine's own tests").set_defaults(func=cmd_selftest)
     lst = sub.add_parser("list", help="the catalog")

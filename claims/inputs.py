@@ -49,6 +49,11 @@ def load_run(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ReportError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ReportError(f"{path}: a directory; expected a run file, <env-id>.json "
+                          f"(e.g. {path}/*-*-*.json)") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"{path}: not valid JSON ({exc})") from None
     validate(data, "run.schema.json", str(path))

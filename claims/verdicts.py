@@ -25,6 +25,15 @@ if TYPE_CHECKING:  # pragma: no cover
 EXAMPLE_NOTES = ("Falsifying example", "Failing test case", "Falsifying explicit example")
 
 
+class MissingTool(RuntimeError):
+    """A system program a claim's check needs is not installed here. The claim is not checked
+    (an error, never a refutation), and the message gives the command that installs it; outside
+    strict mode such errors alone do not fail the run."""
+
+    def __init__(self, tool: str, install: str):
+        super().__init__(f"needs {tool}, which is not installed here: {install}")
+
+
 @dataclass
 class TestRecord:
     """One test of a claim, over its setup, call and teardown phases."""
@@ -39,16 +48,18 @@ class TestRecord:
     duration_s: float = 0.0
     evidence: list[str] = field(default_factory=list)
     measurements: list[dict] = field(default_factory=list)
+    missing_tool: bool = False  # its error is a MissingTool
 
     def add_phase(self, outcome: str | None, message: str, duration_s: float,
-                  evidence: list[str], measurements: list[dict]) -> None:
+                  evidence: list[str], measurements: list[dict],
+                  missing_tool: bool = False) -> None:
         """Fold one phase in: its time adds up, the first failure, error or skip stands."""
         self.duration_s += duration_s
         self.evidence = evidence
         self.measurements = measurements
         if self.outcome in ("failed", "error", "skipped") or outcome is None:
             return
-        self.outcome, self.message = outcome, message
+        self.outcome, self.message, self.missing_tool = outcome, message, missing_tool
 
     def as_dict(self) -> dict:
         return {
@@ -175,3 +186,22 @@ def verdicts(claims: Iterable[Claim], records: Iterable[TestRecord],
         by_claim.setdefault(record.claim_id, []).append(record)
     entries = (claim_entry(c, by_claim.get(c.id, []), expected(c)) for c in claims)
     return [e for e in entries if e is not None]
+
+
+def only_missing_tools(records: Iterable[TestRecord], failures: int) -> bool:
+    """Whether the run's `failures` (pytest's count of failed reports) are all errors of
+    tests whose system program is missing."""
+    missing = [r for r in records if r.outcome == "error" and r.missing_tool]
+    return bool(missing) and failures == len(missing)
+
+
+def unchecked(results: Iterable[dict]) -> list[str]:
+    """The claims a run could not check (verdict error), one line per reason, for the end of a
+    run: "2 claims not checked here (q9-a, q23-b): <reason>"."""
+    by_reason: dict[str, list[str]] = {}
+    for r in results:
+        if r["verdict"] == "error":
+            reason = re.sub(r"^\w+: MissingTool: ", "", r["evidence"])
+            by_reason.setdefault(reason, []).append(r["id"])
+    return [f"{len(ids)} claim{'s' if len(ids) > 1 else ''} not checked here "
+            f"({', '.join(ids)}): {reason}" for reason, ids in by_reason.items()]

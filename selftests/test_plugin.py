@@ -91,6 +91,55 @@ def test_a_broken_fixture_is_an_error(audit):
     assert claim["evidence"].startswith("setup: OSError: dot not found")
 
 
+MISSING_DOT = """
+    import pytest
+    from claims.verdicts import MissingTool
+
+    @pytest.fixture
+    def graphviz():
+        raise MissingTool("Graphviz's dot program", "apt-get install graphviz")
+
+    @pytest.mark.claim("q19-holds")
+    def test_plot(graphviz):
+        assert True
+
+    @pytest.mark.claim("q19-open")
+    def test_other():
+        assert True
+"""
+
+
+def test_a_missing_program_is_an_error_naming_its_install_command_and_the_run_ends_green(
+        audit, monkeypatch):
+    monkeypatch.delenv("CLAIMS_STRICT", raising=False)
+    result, data = audit(MISSING_DOT)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-holds")
+    assert claim["verdict"] == "error" and claim["drift"] is False
+    assert claim["evidence"] == ("setup: MissingTool: needs Graphviz's dot program, which is not "
+                                 "installed here: apt-get install graphviz")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["1 claim not checked here (q19-holds): needs Graphviz's dot "
+                                 "program, which is not installed here: apt-get install graphviz"])
+
+
+@pytest.mark.parametrize("strict", [("--claims-strict",), ("CLAIMS_STRICT",)],
+                         ids=["option", "variable"])
+def test_in_strict_mode_a_missing_program_fails_the_run(audit, monkeypatch, strict):
+    if strict == ("CLAIMS_STRICT",):
+        monkeypatch.setenv("CLAIMS_STRICT", "1")
+        strict = ()
+    result, _ = audit(MISSING_DOT, "keras-3.1.0-tensorflow", *strict)
+    assert result.ret == 1
+
+
+def test_a_missing_program_beside_another_error_still_fails_the_run(audit, monkeypatch):
+    monkeypatch.delenv("CLAIMS_STRICT", raising=False)
+    result, data = audit(MISSING_DOT.replace("def test_other():\n        assert True",
+                                             "def test_other():\n        import not_installed"))
+    assert verdicts(data)["q19-open"] == "error"
+    assert result.ret == 1
+
+
 def test_a_skip_makes_the_claim_not_applicable_with_its_reason(audit):
     result, data = audit("""
         import pytest

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 
 import pytest
 
@@ -95,6 +97,11 @@ def test_write_report_writes_three_files(run_files, tmp_path):
     assert json.loads((tmp_path / "out" / "audit.json").read_text())["schema"] == 1
 
 
+def a_directory(path):
+    path.unlink()
+    path.mkdir()
+
+
 def corrupt(path):
     path.write_text("{not json")
 
@@ -139,6 +146,7 @@ def claim_not_an_object(path):
 
 @pytest.mark.parametrize("damage, message", [
     (corrupt, "not valid JSON"), (truncated, "not valid JSON"),
+    (a_directory, "a directory; expected a run file"),
     (wrong_schema, "field 'schema': 1 was expected"),
     (no_environment, "field 'environment'"), (bad_claims, "field 'claims'"),
     (bad_verdict, "field 'claims[0].verdict': 'maybe' is not one of"),
@@ -157,6 +165,18 @@ def test_bad_input_gives_one_line_and_leaves_the_old_report(run_files, tmp_path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and str(paths[1]) in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_report_files_are_readable_by_others(run_files, tmp_path):
+    """Written atomically through a private temporary file, yet 0644 like any file a user
+    writes under umask 022."""
+    previous = os.umask(0o022)
+    try:
+        assert main(["report", *map(str, run_files(K2, K3)), "--out", str(tmp_path / "o")]) == 0
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "o").iterdir()}
+    assert set(modes.values()) == {0o644}, modes
 
 
 def test_no_input_files_is_an_error(capsys, tmp_path):

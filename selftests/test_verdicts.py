@@ -12,6 +12,8 @@ from claims.verdicts import (
     is_drift,
     is_refutation,
     judge,
+    only_missing_tools,
+    unchecked,
     verdicts,
 )
 from claims.vocabulary import VERDICTS
@@ -236,3 +238,28 @@ def test_a_run_where_no_claim_test_ran_has_no_verdicts():
     claims = [claim("q24-u", untestable="needs R"), claim("q19-a")]
     assert verdicts(claims, [record(None)], lambda c: None) == []
     assert verdicts(claims, [], lambda c: None) == []
+
+
+# --- claims not checked here --------------------------------------------------------------------
+def test_unchecked_groups_the_errors_by_reason_and_drops_the_missing_tool_prefix():
+    results = [
+        {"id": "q9-a", "verdict": "error",
+         "evidence": "setup: MissingTool: needs dot, which is not installed here: apt-get x"},
+        {"id": "q9-b", "verdict": "holds", "evidence": "1 test(s) passed"},
+        {"id": "q23-c", "verdict": "error",
+         "evidence": "setup: MissingTool: needs dot, which is not installed here: apt-get x"},
+        {"id": "q1-d", "verdict": "error", "evidence": "call: OSError: disk full"},
+    ]
+    assert unchecked(results) == [
+        "2 claims not checked here (q9-a, q23-c): needs dot, which is not installed here: "
+        "apt-get x",
+        "1 claim not checked here (q1-d): call: OSError: disk full",
+    ]
+
+
+def test_only_missing_tools_needs_every_failure_to_be_a_missing_tools_error():
+    missing = record("error", "setup: MissingTool: x", missing_tool=True)
+    other = record("error", "setup: OSError: y", claim_id="q19-b")
+    assert only_missing_tools([missing, record("passed")], failures=1)
+    assert not only_missing_tools([missing, other], failures=2)
+    assert not only_missing_tools([record("passed")], failures=0)

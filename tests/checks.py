@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from claims.target import detect
+from claims.verdicts import MissingTool
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILDREN = ROOT / "tests" / "children"
@@ -155,9 +156,9 @@ def keras_submodule(keras, name: str):
 def require_graphviz() -> None:
     """plot_model and model_to_dot need the pydot package and Graphviz's `dot` program; without
     them this environment cannot check the claim, which is an error, never a refutation."""
-    missing = [what for what, found in (("the pydot package", importlib.util.find_spec("pydot")),
-                                        ("Graphviz's dot program", shutil.which("dot")))
-               if not found]
+    needed = (("the pydot package", "pip install pydot", importlib.util.find_spec("pydot")),
+              ("Graphviz's dot program", "apt-get install graphviz", shutil.which("dot")))
+    missing = [(what, install) for what, install, found in needed if not found]
     if missing:
-        raise RuntimeError(f"{' and '.join(missing)} missing: plot_model and model_to_dot need "
-                           "both (pip install pydot; apt-get install graphviz)")
+        raise MissingTool(" and ".join(what for what, _ in missing),
+                          "; ".join(install for _, install in missing))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from claims.plugin import describe
+from claims.plugin import MissingTool, describe
 from tests.checks import stderr_tail
 
 TFJS = Path(__file__).resolve().parent / "tfjs"
@@ -133,12 +133,12 @@ def write_controls(folder: Path) -> dict[str, tuple[str, ...]]:
 
 @pytest.fixture(scope="module")
 def toolchain(tmp_path_factory):
-    """The converter, shown working here with TF.js, or a RuntimeError (an environment
-    failure): each control converts and TF.js runs it with its known outputs."""
+    """The converter, shown working here with TF.js, or an error (an environment failure):
+    each control converts and TF.js runs it with its known outputs."""
     if shutil.which("node") is None:
-        raise RuntimeError("--tfjs needs Node.js (node) on the PATH")
+        raise MissingTool("Node.js (node)", "apt-get install nodejs npm")
     if not (TFJS / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        raise RuntimeError("--tfjs needs @tensorflow/tfjs: `npm ci --prefix tests/tfjs`")
+        raise MissingTool("@tensorflow/tfjs", "npm ci --prefix tests/tfjs")
     convert = tensorflowjs_converter()
     root = tmp_path_factory.mktemp("controls")
     x = np.random.default_rng(2).uniform(-1, 1, (4, 3)).astype("float32")
