@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.checks import correlate_valid, same_output_size, same_padding
@@ -224,3 +224,12 @@ def test_test_helpers_import_no_framework():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("profile", ["dev", "ci", "thorough", "mutants"])
+def test_no_profile_explains_a_failure_and_only_mutants_skips_shrinking(profile):
+    """Hypothesis' explain phase traces every line Keras runs after a failure (minutes per
+    refuted claim); shrinking gives the evidence its minimal example."""
+    phases = settings.get_profile(profile).phases
+    assert Phase.explain not in phases
+    assert (Phase.shrink in phases) == (profile != "mutants")
