@@ -16,7 +16,8 @@ from claims.schema import first_error, validator
 from claims.vocabulary import CLAIM_ID
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
-TEXT_FIELDS = ("quote", "statement", "correction", "correction_vi", "untestable", "boundary")
+TEXT_FIELDS = ("quote", "statement", "statement_vi", "correction", "correction_vi", "untestable",
+               "untestable_vi", "boundary")
 _DEFS = validator("catalog.schema.json").schema["$defs"]
 _CLAIM_PROPERTIES = _DEFS["claim"]["properties"]
 _RULE_PROPERTIES = _DEFS["rule"]["properties"]
@@ -92,9 +93,11 @@ class Claim:
     quote: str
     statement: str
     source: str
+    statement_vi: str | None = None
     correction: str | None = None
     correction_vi: str | None = None
     untestable: str | None = None
+    untestable_vi: str | None = None
     expected: tuple[Rule, ...] = field(default=())
     boundary: str | None = None  # where the verdict changes, found by `nox -s bisect`
 
@@ -111,9 +114,11 @@ class Claim:
             "section": self.section,
             "quote": self.quote,
             "statement": self.statement,
+            "statement_vi": self.statement_vi,
             "correction": self.correction,
             "correction_vi": self.correction_vi,
             "untestable": self.untestable,
+            "untestable_vi": self.untestable_vi,
             "expected": [r.as_dict() for r in self.expected],
             "boundary": self.boundary,
             "source": self.source,

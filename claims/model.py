@@ -53,8 +53,11 @@ def _combine(audit: dict, extra: dict, source: str) -> dict:
 def _entry(c: dict, recorded: catalog.Claim | None) -> dict:
     """A claim of the model as its first run states it, with what the catalog adds."""
     return {"id": c["id"], "questions": c["questions"], "section": c["section"],
-            "quote": c["quote"], "statement": c["statement"], "correction": c.get("correction"),
+            "quote": c["quote"], "statement": c["statement"],
+            "statement_vi": recorded.statement_vi if recorded else None,
+            "correction": c.get("correction"),
             "correction_vi": recorded.correction_vi if recorded else None,
+            "untestable_vi": recorded.untestable_vi if recorded else None,
             "boundary": recorded.boundary if recorded else None,
             "depends": None, "verdicts": {}}
 
