@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nox
@@ -251,6 +252,32 @@ def mutants(session: nox.Session) -> None:
                     env={**env, "CLAIMS_MUTANT": name, "HYPOTHESIS_PROFILE": "mutants"},
                     success_codes=[0, 1])
     session.run("python", "-m", "claims", "mutants", str(REPORTS / "mutants"))
+
+
+@nox.session(python="3.11")
+def faultspeed(session: nox.Session) -> None:
+    """The default audit timed clean and under each fault of claims/mutants.py, one after the
+    other in one run, each as a ratio to the clean audit's time (a Keras that breaks claims
+    should be audited about as fast as one that does not). Writes reports/faultspeed.json."""
+    env = install_environment(session, DEFAULT_ENV)
+    faults = session.run("python", "-m", "claims", "mutants", "--list", silent=True)
+    import_s = float(session.run(
+        "python", "-c", "import time; t = time.perf_counter(); import keras; "
+        "print(time.perf_counter() - t)", env=env, silent=True).split()[-1])
+    times = {}
+    for name in ["clean", *(line.split()[0] for line in faults.strip().splitlines())]:
+        started = time.perf_counter()
+        # a fault fails the run it is caught in: only the time counts here
+        session.run("pytest", "tests", "-q", "--claims-reports",
+                    str(REPORTS / "faultspeed" / name), *AUDIT_WORKERS,
+                    env={**env, "CLAIMS_MUTANT": "" if name == "clean" else name},
+                    success_codes=[0, 1], silent=True)
+        times[name] = round(time.perf_counter() - started, 1)
+        session.log(f"{name}: {times[name]:.0f} s")
+    path = REPORTS / "faultspeed.json"
+    path.write_text(json.dumps({"cores": os.cpu_count(), "import_keras_s": round(import_s, 2),
+                                "audit_s": times}, indent=1) + "\n")
+    session.run("python", "-m", "claims", "mutants", "--speed", str(path))
 
 
 @nox.session(python="3.11")

@@ -14,6 +14,7 @@
     claims compare DIR...                 whether runs in DIRs gave the same verdicts
     nox -l --json | claims ci-matrix      the CI job matrix (one job per audit session)
     claims mutants [DIR] [--list]         the mutation score of a `nox -s mutants` run
+    claims mutants --speed FILE           the audit's time per fault, as ratios to a clean run
     claims envfaults [DIR] [--list]       whether broken environments stayed out of verdicts
 
 On a machine with only Python, `audit` and `selftest` first make `.nox/.bootstrap`, a venv
@@ -222,8 +223,12 @@ def cmd_ci_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_mutants(args: argparse.Namespace) -> int:
-    from claims.mutants import FAULTS, score
+    from claims.mutants import FAULTS, score, speed_lines
 
+    if args.speed:
+        lines, within = speed_lines(json.loads(args.speed.read_text(encoding="utf-8")))
+        print("\n".join(lines))
+        return 0 if within else 1
     if args.list:
         for f in FAULTS.values():
             print(f"{f.name} {f.tests}")
@@ -289,6 +294,9 @@ def parser() -> argparse.ArgumentParser:
     mu = sub.add_parser("mutants", help="which claims caught each deliberate fault")
     mu.add_argument("folder", nargs="?", type=Path, default=ROOT / "reports" / "mutants")
     mu.add_argument("--list", action="store_true", help="the faults and their test files")
+    mu.add_argument("--speed", type=Path, metavar="FILE",
+                    help="the audit's time under each fault (faultspeed.json of `nox -s "
+                         "faultspeed`) as ratios to the clean audit's")
     mu.set_defaults(func=cmd_mutants)
     ef = sub.add_parser("envfaults", help="broken environments gave no verdict")
     ef.add_argument("folder", nargs="?", type=Path, default=ROOT / "reports" / "envfaults")

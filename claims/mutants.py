@@ -280,3 +280,22 @@ def score(folder: Path) -> tuple[list[tuple[Fault, list[str]]], int]:
         caught = sorted({cid for p in runs for cid in caught_by(json.loads(p.read_text()))})
         rows.append((fault_, caught))
     return rows, sum(1 for _, caught in rows if caught)
+
+
+# A broken Keras should be audited about as fast as a working one: at most this times as long.
+SPEED_BUDGET = 1.5
+
+
+def speed_lines(measured: dict) -> tuple[list[str], bool]:
+    """The `faultspeed` session's times as lines (seconds, ratio to the clean audit) and
+    whether every fault stayed within SPEED_BUDGET."""
+    times = measured["audit_s"]
+    clean = times["clean"]
+    width = max(map(len, times))
+    lines = [f"default audit on {measured['cores']} cores, import keras "
+             f"{measured['import_keras_s']:.1f} s; ratio to the clean audit (budget "
+             f"{SPEED_BUDGET}x):"]
+    lines += [f"{name:<{width}}  {s:6.0f} s  {s / clean:4.2f}x"
+              + ("  OVER BUDGET" if s / clean > SPEED_BUDGET else "")
+              for name, s in times.items()]
+    return lines, all(s / clean <= SPEED_BUDGET for s in times.values())

@@ -149,3 +149,18 @@ def test_the_score_fails_while_a_fault_goes_uncaught(tmp_path, capsys):
 def test_mutants_list_names_each_fault_and_its_test_file(capsys):
     assert main(["mutants", "--list"]) == 0
     assert "flatten-reorders tests/test_k_others.py" in capsys.readouterr().out
+
+
+def test_speed_lines_give_each_faults_ratio_to_the_clean_audit_and_flag_the_slow(tmp_path,
+                                                                                 capsys):
+    measured = {"cores": 2, "import_keras_s": 3.8,
+                "audit_s": {"clean": 60.0, "flatten-reorders": 84.0, "lambda-never-runs": 96.0}}
+    lines, within = mutants.speed_lines(measured)
+    assert not within
+    assert lines[0].startswith("default audit on 2 cores, import keras 3.8 s")
+    assert lines[2].split()[-1] == "1.40x" and "OVER" not in lines[2]
+    assert lines[3].endswith("1.60x  OVER BUDGET")
+    path = tmp_path / "faultspeed.json"
+    path.write_text(json.dumps(measured))
+    assert main(["mutants", "--speed", str(path)]) == 1
+    assert "OVER BUDGET" in capsys.readouterr().out
