@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-import time
+import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -14,7 +15,10 @@ from tests.checks import (
     random_array,
     run_child,
     skip_unless_trainable,
+    tensorflow_or_skip,
+    to_numpy,
 )
+from tests.seed import model_table
 
 # Transfer-learning bases at the smallest input each application accepts.
 TRANSFER_BASES = ("MobileNetV2", "ResNet50", "EfficientNetB0")
@@ -40,17 +44,129 @@ def outcome(report: dict) -> str:
     return report.get("error") or f"ran on {report['backend']}, Dense gave {report['output']}"
 
 
-# --- question 15: transfer learning ---------------------------------------------------------
+# --- question 15: prototyping and transfer learning ---------------------------------------
+
+
+@pytest.mark.claim("q15-prototyping-few-lines")
+def test_one_statement_creates_a_basic_deep_model(keras, evidence):
+    """The seed: with Keras a basic deep-learning model takes a few lines. One statement, a
+    line per layer, creates a convolutional classifier: Keras infers every layer's input size,
+    so no weight shape is written by hand."""
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    kernel = model.layers[-1].get_weights()[0]
+    probabilities = to_numpy(keras, model(random_array((2, 28, 28, 1))))
+    evidence(f"one statement of 4 layers: {model.count_params():,} parameters, the Dense kernel's "
+             f"{kernel.shape[0]} inputs inferred; class probabilities sum to "
+             f"{probabilities.sum(axis=1).round(4).tolist()}")
+    # 28x28 -> 26x26 by the 3x3 kernel -> 13x13 by the pooling, 8 channels
+    assert kernel.shape == (13 * 13 * 8, 10)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+# The three models the seed names, with include_top=False (the transfer-learning variant).
+SEED_PRETRAINED = ("VGG16", "ResNet50", "InceptionV3")
+
+
+@pytest.fixture(scope="module")
+def imagenet_downloads():
+    """children/imagenet_downloads.py: what each model of SEED_PRETRAINED fetches with its
+    default weights, and what decode_predictions fetches, from a server on 127.0.0.1."""
+    return child_report(run_child("imagenet_downloads", "class-index",
+                                  *(f"default:{name}" for name in SEED_PRETRAINED)))
 
 
 @pytest.mark.claim("q15-pretrained-models-available")
-@pytest.mark.parametrize("name", ["VGG16", "ResNet50", "InceptionV3"])
-def test_applications_offer_imagenet_pretrained_models(keras, name):
-    """The seed: Keras provides pre-trained models such as VGG16, ResNet and Inception."""
-    apps = keras_submodule(keras, "applications")
-    assert hasattr(apps, name), f"keras.applications has no {name}"
-    default = inspect.signature(getattr(apps, name)).parameters["weights"].default
+@pytest.mark.parametrize("name", SEED_PRETRAINED)
+def test_application_defaults_to_downloading_its_imagenet_weights(keras, imagenet_downloads,
+                                                                  name, evidence):
+    """The seed: Keras provides pretrained models such as VGG16, ResNet and Inception. Each is
+    a constructor whose weights default to "imagenet", and that default builds the model, then
+    fetches the model's own weights file from the URL its module names (the server here
+    answers 404: the constructor fetches only after building, so the request shows the build)."""
+    default = inspect.signature(getattr(keras_submodule(keras, "applications"), name)
+                                ).parameters["weights"].default
+    report = imagenet_downloads[f"default:{name}"]
+    evidence(f"{name}: weights={default!r} by default; fetched {', '.join(report['requested'])}")
     assert default == "imagenet", f"{name} defaults to weights={default!r}"
+    [url] = report["requested"]
+    assert any(url.startswith(base) for base in report["url_constants"].values()), url
+    assert url.endswith("_notop.h5"), f"{name}(include_top=False) fetched {url}"
+
+
+# What each standard ImageNet preprocessing does to 0-255 RGB images (channels last).
+IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+PREPROCESSING = {
+    "tf (scaled to -1..1)": lambda x: x / 127.5 - 1,
+    "caffe (BGR, ImageNet means subtracted)": lambda x: x[..., ::-1] - [103.939, 116.779, 123.68],
+    "torch (0..1, ImageNet mean and std)": lambda x: (x / 255 - IMAGENET_MEAN) / IMAGENET_STD,
+    "none (the model rescales its input itself)": lambda x: x,
+}
+
+
+def table_application_modules(keras) -> dict[str, object]:
+    """The public application module of each model of question 4's table, by name
+    (keras.applications.resnet for ResNet50, ...)."""
+    apps = keras_submodule(keras, "applications")
+    # a model missing from keras.applications is q4-table-models-exist's finding, not this one's
+    builds = [getattr(apps, row.name, None) for row in model_table()]
+    names = {build.__module__.rsplit(".", 1)[1] for build in builds if build is not None}
+    return {name: keras_submodule(keras, f"applications.{name}") for name in sorted(names)}
+
+
+@pytest.mark.claim("q15-pretrained-tools")
+def test_each_application_module_preprocesses_images_as_imagenet_models_expect(keras, evidence):
+    """The seed: Keras provides tools to use the pretrained models. Every application module
+    of the table has preprocess_input, which applies one of the standard ImageNet
+    preprocessings to 0-255 RGB images."""
+    images = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
+    found = {}
+    for name, module in table_application_modules(keras).items():
+        out = to_numpy(keras, module.preprocess_input(images.copy()))
+        found[name] = next((mode for mode, reference in PREPROCESSING.items()
+                            if out.shape == images.shape
+                            and np.allclose(out, reference(images), rtol=1e-5, atol=1e-4)),
+                           "none of them")
+    evidence("preprocess_input: " + "; ".join(f"{name} {mode}" for name, mode in found.items()))
+    assert "none of them" not in found.values(), found
+
+
+@pytest.mark.claim("q15-pretrained-tools")
+def test_each_application_module_decodes_the_top_imagenet_classes(keras, monkeypatch, evidence):
+    """Every application module of the table has decode_predictions, which turns (n, 1000)
+    scores into each sample's top classes, best first, from ImageNet's class index. The real
+    index cannot be fetched here: a made one is put where the downloaded one is kept."""
+    utils = sys.modules[keras_submodule(keras, "applications.imagenet_utils")
+                        .decode_predictions.__module__]
+    monkeypatch.setattr(utils, "CLASS_INDEX",
+                        {str(i): [f"n{i:08d}", f"class {i}"] for i in range(1000)})
+    scores = np.random.default_rng(0).uniform(size=(2, 1000)).astype("float32")
+    best = np.argsort(-scores, axis=1)[:, :3]
+    expected = [[(f"n{i:08d}", f"class {i}") for i in row] for row in best]
+    modules = table_application_modules(keras)
+    wrong = {}
+    for name, module in modules.items():
+        decoded = [[tuple(entry[:2]) for entry in sample]
+                   for sample in module.decode_predictions(scores, top=3)]
+        if decoded != expected:
+            wrong[name] = decoded
+    evidence(f"decode_predictions of {len(modules)} modules ({', '.join(modules)}): top 3 of 2 "
+             f"samples {f'wrong in {sorted(wrong)}' if wrong else 'as expected'}")
+    assert not wrong, wrong
+
+
+@pytest.mark.claim("q15-pretrained-tools")
+def test_decode_predictions_fetches_the_class_index_itself(imagenet_downloads, evidence):
+    """decode_predictions fetches ImageNet's class index itself, from the URL imagenet_utils
+    names; the evidence shows what the made index served here met (the hash Keras pins)."""
+    report = imagenet_downloads["class-index"]
+    evidence(f"fetched {', '.join(report['requested'])}; a made index: {report['error']}")
+    assert report["requested"] == list(report["url_constants"].values())
 
 
 @pytest.mark.claim("q15-transfer-learning-new-head")
@@ -150,156 +266,138 @@ def test_unconfigured_keras_imports_tensorflow(probe, tmp_path, evidence):
     assert "tensorflow" in report.get("error", ""), outcome(report)
 
 
-SPEED_SAMPLES, SPEED_BATCH, SPEED_EPOCHS, SPEED_REPEATS = 4096, 64, 2, 3
-# "About the same speed" (the catalog statement of q16-speed-on-par-with-tensorflow).
+# The speed curve: one MLP (32 inputs, two hidden layers of `width` units, one output) per
+# step cost, batch 64, from about a millisecond a step to 50 ms or more here; the bigger the step,
+# the fewer steps per epoch, so that each timed run lasts about a second.
+SPEED_CURVE = ((64, 64), (512, 64), (2048, 16), (4096, 8))  # (width, steps per epoch)
+SPEED_BATCH = 64
+# Each side runs in SPEED_LAUNCHES processes of its own, fit's and the loop's in turn (so that a
+# busy spell of a shared machine hits both), each timing SPEED_ROUNDS runs; the fastest run of a
+# side is the one least disturbed.
+SPEED_LAUNCHES, SPEED_ROUNDS = 3, 2
+# "About the same speed": the fit / plain-loop ratio of steps per second lies in this band
+# (the catalog rules of both q16 speed claims).
 SAME_SPEED = (0.67, 1.5)
 
 
-def speed_data():
-    x = random_array((SPEED_SAMPLES, 32), seed=1)
-    return x, x.sum(axis=1, keepdims=True)
+@dataclass(frozen=True)
+class SpeedPoint:
+    width: int
+    fit_ms: float  # per training step
+    loop_ms: float  # the plain loop's
+    loop: str  # which: "TensorFlow" or "PyTorch"
+
+    @property
+    def ratio(self) -> float:
+        """fit's speed over the plain loop's: above 1, fit is faster."""
+        return self.loop_ms / self.fit_ms
+
+    def row(self) -> dict:
+        return {"model": f"MLP 32-{self.width}-{self.width}-1, batch {SPEED_BATCH}",
+                "fit ms/step": round(self.fit_ms, 2),
+                f"{self.loop} loop ms/step": round(self.loop_ms, 2),
+                "fit / loop speed": round(self.ratio, 2)}
 
 
-def assert_about_as_fast(speed: float, reference: float, what: str) -> None:
-    """The catalog's rule for "about the same speed", applied to one run's measured ratio."""
+@pytest.fixture(scope="module")
+def speed_curve(environment) -> dict[str, dict]:
+    """children/fit_speed.py's fastest ms per step at each point of SPEED_CURVE, by side: fit,
+    the plain TensorFlow loop and, on the torch backend, the plain PyTorch loop (the same MLP,
+    data, SGD and loss), measured once for the speed tests; each with its last report."""
+    skip_unless_trainable(environment)
+    tensorflow_or_skip("a plain TensorFlow loop to compare fit with")
+    points = [f"{width}:{steps}" for width, steps in SPEED_CURVE]
+    reports = {side: [] for side in ("fit", "loop", "torch")
+               if side != "torch" or environment.backend == "torch"}
+    for _ in range(SPEED_LAUNCHES):
+        for side, runs in reports.items():
+            runs.append(child_report(run_child("fit_speed", side, str(SPEED_ROUNDS),
+                                               str(SPEED_BATCH), *points)))
+    return {side: {**runs[-1], "ms_per_step": np.min([r["ms_per_step"] for r in runs], axis=0)}
+            for side, runs in reports.items()}
+
+
+def report_curve(speed_curve, loop: str, evidence, measure) -> list[SpeedPoint]:
+    """fit against the plain loop of `loop` ("loop": TensorFlow's, "torch": PyTorch's), one
+    report row per step cost."""
+    fit, reference = speed_curve["fit"], speed_curve[loop]
+    name = {"loop": "TensorFlow", "torch": "PyTorch"}[loop]
+    curve = [SpeedPoint(width, fit_ms, loop_ms, name) for (width, _), fit_ms, loop_ms in
+             zip(SPEED_CURVE, fit["ms_per_step"], reference["ms_per_step"], strict=True)]
+    for point in curve:
+        measure(**point.row())
+    evidence(f"fit on {fit['backend']} (TensorFlow {'' if fit['tensorflow_loaded'] else 'not '}"
+             f"loaded in its process) against a plain {name} loop, one thread each; fit's speed "
+             f"over the loop's by the loop's time a step: "
+             + ", ".join(f"{p.loop_ms:.1f} ms {p.ratio:.2f}" for p in curve))
+    return curve
+
+
+def heaviest(curve: list[SpeedPoint]) -> SpeedPoint:
+    return max(curve, key=lambda point: point.loop_ms)
+
+
+def assert_about_as_fast(point: SpeedPoint) -> None:
     low, high = SAME_SPEED
-    assert low <= speed / reference <= high, (
-        f"{what}: ratio {speed / reference:.2f} is outside {low}-{high}")
-
-
-def best_steps_per_second(train_epochs) -> float:
-    """Steps/s of the fastest of SPEED_REPEATS timed runs, after one warm-up epoch (which
-    compiles): the best run is the one least disturbed by other work on the machine."""
-    train_epochs(1)
-    seconds = []
-    for _ in range(SPEED_REPEATS):
-        start = time.perf_counter()
-        train_epochs(SPEED_EPOCHS)
-        seconds.append(time.perf_counter() - start)
-    return SPEED_EPOCHS * SPEED_SAMPLES / SPEED_BATCH / min(seconds)
-
-
-def fit_steps_per_second(keras) -> float:
-    """Training steps per second of `fit` on a small MLP."""
-    x, y = speed_data()
-    model = keras.Sequential([
-        keras.Input(shape=(32,)),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(1),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-    return best_steps_per_second(
-        lambda epochs: model.fit(x, y, batch_size=SPEED_BATCH, epochs=epochs, verbose=0)
-    )
-
-
-def tensorflow_steps_per_second(tf) -> float:
-    """The same model and data trained by a GradientTape step in tf.function."""
-    x, y = speed_data()
-    sizes = [32, 64, 64, 1]
-    weights = [tf.Variable(tf.random.normal((a, b), stddev=(2 / a) ** 0.5))
-               for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-    biases = [tf.Variable(tf.zeros(b)) for b in sizes[1:]]
-    variables = weights + biases
-
-    @tf.function
-    def step(xb, yb):
-        with tf.GradientTape() as tape:
-            h = tf.nn.relu(xb @ weights[0] + biases[0])
-            h = tf.nn.relu(h @ weights[1] + biases[1])
-            loss = tf.reduce_mean((h @ weights[2] + biases[2] - yb) ** 2)
-        for v, g in zip(variables, tape.gradient(loss, variables), strict=True):
-            v.assign_sub(0.01 * g)
-        return loss
-
-    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(SPEED_SAMPLES).batch(SPEED_BATCH)
-
-    def train_epochs(epochs):
-        for _ in range(epochs):
-            for xb, yb in data:
-                step(xb, yb)
-
-    return best_steps_per_second(train_epochs)
+    assert low <= point.ratio <= high, (
+        f"at {point.loop_ms:.0f} ms a step fit runs at {point.ratio:.2f} times the speed of the "
+        f"plain {point.loop} loop")
 
 
 @pytest.mark.bench
 @pytest.mark.claim("q16-speed-on-par-with-tensorflow")
-def test_fit_speed_against_a_plain_tensorflow_loop(keras, environment, evidence):
-    """The seed: Keras trains about as fast as TensorFlow; the steps/s ratio is the evidence."""
-    skip_unless_trainable(environment)
-    tf = pytest.importorskip("tensorflow", reason="no TensorFlow here to compare with")
-    fit, plain = fit_steps_per_second(keras), tensorflow_steps_per_second(tf)
-    evidence(f"{environment.backend} fit {fit:.0f} steps/s, plain TensorFlow loop {plain:.0f} "
-             f"steps/s: ratio {fit / plain:.2f}")
-    assert_about_as_fast(fit, plain, "fit against the plain TensorFlow loop")
+def test_fit_trains_about_as_fast_as_a_plain_tensorflow_loop(speed_curve, evidence, measure):
+    """The seed: Keras usually trains deep-learning models about as fast as TensorFlow. Read
+    on the curve where a step does a deep-learning model's work, its heaviest step (50 ms or
+    more here): fit's speed within SAME_SPEED of the plain TensorFlow loop's."""
+    assert_about_as_fast(heaviest(report_curve(speed_curve, "loop", evidence, measure)))
 
 
 @pytest.mark.bench
-@pytest.mark.claim("q16-speed-on-par-with-tensorflow")
-def test_fit_speed_on_each_installed_backend(environment, evidence):
-    """The same model's fit speed on every trainable Keras 3 backend installed here, one run."""
-    skip_unless_trainable(environment)
-    if environment.major < 3:
-        pytest.skip("Keras 2 has TensorFlow as its only backend")
-    from importlib.util import find_spec
+@pytest.mark.claim("q16-speed-on-par-with-tensorflow", correction=True)
+def test_fit_on_torch_trains_about_as_fast_as_a_plain_pytorch_loop(speed_curve, environment,
+                                                                   evidence, measure):
+    """The correction: on the torch backend fit trains at PyTorch's speed (within SAME_SPEED of
+    a plain PyTorch loop at the heaviest step), and PyTorch's is what differs from TensorFlow's."""
+    if environment.backend != "torch":
+        pytest.skip(f"the correction is about the torch backend, not {environment.backend}")
+    assert_about_as_fast(heaviest(report_curve(speed_curve, "torch", evidence, measure)))
 
-    speeds = {b: child_report(run_child("fit_speed", KERAS_BACKEND=b))["steps_per_s"]
-              for b in ("tensorflow", "jax", "torch") if find_spec(b)}
-    evidence("fit steps/s by backend: " + ", ".join(f"{b} {s:.0f}" for b, s in speeds.items()))
-    for backend, speed in speeds.items():
-        assert_about_as_fast(speed, speeds["tensorflow"], f"fit on {backend} against tensorflow")
+
+@pytest.mark.bench
+@pytest.mark.claim("q16-speed-needs-same-problem")
+def test_fit_against_tensorflow_depends_on_the_problem(speed_curve, evidence, measure):
+    """The seed: an accurate speed comparison needs a concrete problem. Read on the curve: the
+    fit / plain-loop ratio moves across step costs by more than the band of 'about the same'
+    (its largest over its smallest above SAME_SPEED's 1.5), so one problem's answer does not
+    carry to another."""
+    ratios = [point.ratio for point in report_curve(speed_curve, "loop", evidence, measure)]
+    assert max(ratios) / min(ratios) > SAME_SPEED[1], (
+        f"the ratio stays within {min(ratios):.2f}-{max(ratios):.2f} at every step cost")
 
 
 # --- question 17: TensorFlow for beginners ----------------------------------------------------
 
 
-def train_with_keras(keras, x, y):
+@pytest.mark.claim("q17-keras-few-lines")
+def test_three_statements_create_and_train_a_model(keras, environment, evidence):
+    """The seed: creating and training a model in Keras takes a few lines. Three statements
+    (Sequential with its layers, compile, fit) do it: fit runs every epoch and batch itself and
+    the loss falls."""
+    skip_unless_trainable(environment)
+    x = random_array((64, 8), seed=3)
+    y = x[:, :1] - 0.5 * x[:, 1:2]
+
     model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(16, activation="relu"),
                               keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
-    return model.fit(x, y, batch_size=16, epochs=10, verbose=0).history["loss"]
+    losses = model.fit(x, y, batch_size=16, epochs=10, verbose=0).history["loss"]
 
-
-def train_with_tensorflow(tf, x, y):
-    w1 = tf.Variable(tf.random.normal((8, 16), stddev=0.5))
-    b1 = tf.Variable(tf.zeros(16))
-    w2 = tf.Variable(tf.random.normal((16, 1), stddev=0.25))
-    b2 = tf.Variable(tf.zeros(1))
-    variables = [w1, b1, w2, b2]
-    losses = []
-    for _ in range(10):
-        for xb, yb in tf.data.Dataset.from_tensor_slices((x, y)).batch(16):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean((tf.nn.relu(xb @ w1 + b1) @ w2 + b2 - yb) ** 2)
-            for v, g in zip(variables, tape.gradient(loss, variables), strict=True):
-                v.assign_sub(0.05 * g)
-        losses.append(float(tf.reduce_mean((tf.nn.relu(x @ w1 + b1) @ w2 + b2 - y) ** 2)))
-    return losses
-
-
-def code_lines(function) -> int:
-    """Lines of a function's body, blank lines excluded."""
-    source = inspect.getsource(function).splitlines()[1:]
-    return sum(1 for line in source if line.strip())
-
-
-@pytest.mark.claim("q17-keras-few-lines")
-def test_keras_trains_in_a_few_lines_and_fewer_than_tensorflow(keras, environment, evidence):
-    """The seed: creating and training a model in Keras takes a few lines; TensorFlow's API needs
-    more code for the same task. Both versions must train."""
-    skip_unless_trainable(environment)
-    tf = pytest.importorskip("tensorflow", reason="no TensorFlow here to compare with")
-    x = random_array((64, 8), seed=3)
-    y = x[:, :1] - 0.5 * x[:, 1:2]
-    tf.random.set_seed(0)
-    histories = {"keras": train_with_keras(keras, x, y),
-                 "tensorflow": train_with_tensorflow(tf, x, y)}
-    lines = {"keras": code_lines(train_with_keras), "tensorflow": code_lines(train_with_tensorflow)}
-    evidence(f"lines of code: Keras {lines['keras']}, plain TensorFlow {lines['tensorflow']}; "
-             + ", ".join(f"{k} loss {h[0]:.3f} -> {h[-1]:.3f}" for k, h in histories.items()))
-    assert all(h[-1] < 0.5 * h[0] for h in histories.values()), "a version did not train"
-    assert lines["keras"] <= 5 < lines["tensorflow"]
+    steps = int(to_numpy(keras, model.optimizer.iterations))
+    evidence(f"3 statements: {steps} training steps (10 epochs of 4 batches) by one fit call, "
+             f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+    assert steps == 10 * 4
+    assert losses[-1] < 0.5 * losses[0], "the model did not train"
 
 
 @pytest.mark.claim("q17-tensorflow-graph-session")
