@@ -173,3 +173,12 @@ def normalise(text: str) -> str:
 def test_every_quote_is_verbatim_from_the_seed():
     seed = normalise((ROOT / "fixtures" / "seminar-answers.md").read_text(encoding="utf-8"))
     assert [c.id for c in REAL.values() if normalise(c.quote) not in seed] == []
+
+
+def test_every_text_a_reader_sees_is_also_in_vietnamese():
+    """The Vietnamese report shows statement_vi, correction_vi and untestable_vi: each English
+    text has its Vietnamese one, and it is a translation, not a copy."""
+    missing = [(c.id, field) for c in REAL.values()
+               for field in ("statement", "correction", "untestable")
+               if getattr(c, field) and getattr(c, f"{field}_vi") in (None, getattr(c, field))]
+    assert missing == []
