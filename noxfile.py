@@ -308,6 +308,11 @@ def bisect_pins(env_id: str, version) -> list[str]:
     return [p for p in spec["pins"] if not p.startswith("keras==")] + [f"keras=={version}"]
 
 
+# uv as a module of the Python running nox: `claims audit` runs nox from a venv whose bin/ is
+# not on PATH.
+UV = [sys.executable, "-m", "uv"]
+
+
 def install_release(python: Path, version, gap) -> bool:
     """A venv with Keras `version` and its backend; False if no neighbour's pins resolve.
     A venv made for an earlier claim is reused."""
@@ -316,12 +321,12 @@ def install_release(python: Path, version, gap) -> bool:
         return True
     for env_id in dict.fromkeys((gap.lower.id, gap.upper.id)):
         pins = bisect_pins(env_id, version)
-        subprocess.run(["uv", "venv", "-q", "--clear", "-p", "3.11", str(python.parent.parent)],
+        subprocess.run([*UV, "venv", "-q", "--clear", "-p", "3.11", str(python.parent.parent)],
                        check=True)
         extra = torch_source() if any(p.startswith("torch") for p in pins) else []
-        if subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), *pins,
+        if subprocess.run([*UV, "pip", "install", "-q", "--python", str(python), *pins,
                            *AUDIT_TOOLS, *extra], capture_output=True).returncode == 0:
-            subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), "--no-deps",
+            subprocess.run([*UV, "pip", "install", "-q", "--python", str(python), "--no-deps",
                             "-e", str(ROOT)], check=True)
             marker.write_text(" ".join(pins))
             return True
