@@ -92,34 +92,50 @@ def between(gap: Gap, available: list[Version]) -> list[Version]:
     return [v for v in available if low < v < high]
 
 
+@dataclass(frozen=True)
+class Change:
+    """Where a gap's verdict changes: the first release with the upper verdict, the last one
+    seen with the lower verdict, and the releases between them that did not install here."""
+
+    first: Version
+    last_lower: Version
+    untested: tuple[Version, ...] = ()
+
+
 def first_change(candidates: list[Version], gap: Gap,
-                 verdict_of: Callable[[Version], str | None]) -> tuple[Version, list[str]]:
+                 verdict_of: Callable[[Version], str | None]) -> tuple[Change, list[str]]:
     """Binary search for the first release with the upper verdict.
 
     `verdict_of` installs and audits one release; None means it could not be installed, and
     the release is skipped (named in the returned notes)."""
     lo, hi = 0, len(candidates)  # the answer is candidates[lo..hi], hi meaning the upper env
-    notes = []
+    notes, skipped, lower_seen = [], [], [Version(gap.lower.keras)]
     pool = list(candidates)
     while lo < hi:
         mid = (lo + hi) // 2
         verdict = verdict_of(pool[mid])
         if verdict is None:
             notes.append(f"skipped {pool[mid]} (does not install here)")
-            del pool[mid]
+            skipped.append(pool.pop(mid))
             hi -= 1
             continue
         if verdict == gap.upper_verdict:
             hi = mid
         else:
+            lower_seen.append(pool[mid])
             lo = mid + 1
     first = pool[lo] if lo < len(pool) else Version(gap.upper.keras)
-    return first, notes
+    last = max(lower_seen)
+    return Change(first, last, tuple(sorted(v for v in skipped if last < v < first))), notes
 
 
-def boundary_text(gap: Gap, first: Version) -> str:
-    return f"{gap.upper_verdict} from Keras {first} ({gap.upper.backend}; " \
-           f"{gap.lower_verdict} in {gap.lower.keras})"
+def boundary_text(gap: Gap, change: Change) -> str:
+    """`refuted from Keras 3.8.0 (tensorflow; holds in 3.7.0)`; where releases between the two
+    did not install, they are named: the change lies somewhere among them."""
+    untested = (f"; {', '.join(map(str, change.untested))} not installable here"
+                if change.untested else "")
+    return (f"{gap.upper_verdict} from Keras {change.first} ({gap.upper.backend}; "
+            f"{gap.lower_verdict} in {change.last_lower}{untested})")
 
 
 def record(claim_id: str, text: str, directory: Path = CATALOG_DIR) -> Path:

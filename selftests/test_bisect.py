@@ -43,18 +43,29 @@ def test_binary_search_finds_the_first_release_with_the_new_verdict(changed_at):
         audited.append(v)
         return "refuted" if v >= Version(changed_at) else "holds"
 
-    first, notes = bisect.first_change(CANDIDATES, gap, verdict_of)
-    assert first == Version(changed_at) and notes == []
+    change, notes = bisect.first_change(CANDIDATES, gap, verdict_of)
+    assert change.first == Version(changed_at) and notes == [] and change.untested == ()
+    # the last release seen with the old verdict is the one just before, where it was audited
+    assert change.last_lower < change.first
     assert len(audited) <= 3  # log2 of five releases, rounded up
 
 
 def test_a_release_that_does_not_install_is_skipped_and_named():
     [gap] = bisect.gaps(RUNS, "q19-a")
-    first, notes = bisect.first_change(
+    change, notes = bisect.first_change(
         CANDIDATES, gap, lambda v: None if v == Version("3.0.2") else
         ("refuted" if v >= Version("3.0.1") else "holds"))
-    assert first == Version("3.0.1")
+    assert change == bisect.Change(Version("3.0.1"), Version("3.0.0"))
     assert notes == ["skipped 3.0.2 (does not install here)"]
+
+
+def test_releases_that_do_not_install_between_the_two_verdicts_are_named_in_the_boundary():
+    [gap] = bisect.gaps(RUNS, "q19-a")
+    change, _ = bisect.first_change(CANDIDATES, gap, lambda v: None)
+    assert change == bisect.Change(Version("3.0.5"), Version("2.15.0"), tuple(CANDIDATES))
+    assert bisect.boundary_text(gap, change) == (
+        "refuted from Keras 3.0.5 (tensorflow; holds in 2.15.0; 3.0.0, 3.0.1, 3.0.2, 3.0.3, "
+        "3.0.4 not installable here)")
 
 
 def test_releases_come_from_the_simple_api_without_prereleases_or_yanked():
@@ -75,7 +86,7 @@ def test_between_lists_releases_strictly_inside_the_gap():
 def test_the_boundary_is_written_into_the_claims_entry(tmp_path):
     folder = write_catalog(tmp_path / "catalog", MINI_CATALOG)
     [gap] = bisect.gaps(RUNS, "q19-a")
-    text = bisect.boundary_text(gap, Version("3.0.0"))
+    text = bisect.boundary_text(gap, bisect.Change(Version("3.0.0"), Version("2.15.0")))
     assert text == "refuted from Keras 3.0.0 (tensorflow; holds in 2.15.0)"
     bisect.record("q19-refuted", text, folder)
     bisect.record("q19-refuted", text, folder)  # a second run replaces, never duplicates
