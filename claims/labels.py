@@ -5,6 +5,7 @@ Markdown and the HTML build the same way from the model. Text only: no data is l
 from __future__ import annotations
 
 import re
+import unicodedata
 
 LABELS = {
     "en": {
@@ -24,6 +25,11 @@ LABELS = {
         "unstable": "VERDICTS DIFFER across runs",
         "scorecard": "Scorecard: how each answer holds up", "question": "question",
         "everywhere": "everywhere", "measured": "The seed's numbers against measured ones",
+        "q": "Q", "q_ref": "Q{}", "n_claims": "claims", "drift_mark": "DRIFT", "in": "in",
+        "wall_s": "wall s", "tests": "tests", "peak_rss": "peak RSS MB", "seeds": "seeds",
+        "differences": "differences", "bisected": "bisected", "unchecked": "not checked here",
+        "open_hint": "Click a question to see its claims, their verdict in each environment "
+                     "and what is true instead.",
     },
     "vi": {
         "title": "Kiểm chứng các nhận định về Keras", "counts": "Kết luận theo môi trường",
@@ -44,6 +50,12 @@ LABELS = {
         "unstable": "KẾT LUẬN KHÁC NHAU giữa các lần chạy",
         "scorecard": "Bảng điểm: mỗi câu trả lời đúng đến đâu", "question": "câu hỏi",
         "everywhere": "mọi môi trường", "measured": "Số liệu của bài trả lời so với số đo",
+        "q": "Câu", "q_ref": "câu {}", "n_claims": "số nhận định", "drift_mark": "LỆCH",
+        "in": "ở", "wall_s": "thời gian chạy (s)", "tests": "số test",
+        "peak_rss": "RAM tối đa (MB)", "seeds": "seed ngẫu nhiên", "differences": "khác biệt",
+        "bisected": "tìm kiếm nhị phân", "unchecked": "nhận định chưa kiểm chứng được ở đây",
+        "open_hint": "Bấm vào một câu hỏi để xem các nhận định của câu đó, kết luận ở từng "
+                     "môi trường và điều đúng là gì.",
     },
 }
 
@@ -52,13 +64,52 @@ def short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def fraction(n: int | None, of: int) -> str:
-    return "-" if n is None else f"{n}/{of}"
+def sentence(text: str) -> tuple[str, str]:
+    """The text's first sentence and the rest ("" where it is one sentence): a sentence ends at
+    `.`, `?` or `!` before a space and a character that is not lowercase (`e.g. x` goes on)."""
+    for end in re.finditer(r"[.?!]\s+(\S)", text):
+        if not end.group(1).islower():
+            return text[: end.start() + 1], text[end.start(1):]
+    return text, ""
+
+
+def language(text: str) -> str:
+    """The language a seed question is asked in: Vietnamese where a letter has a tone mark or
+    is one of ă â đ ê ô ơ ư, English otherwise."""
+    return "vi" if re.search("[\u0300-\u036fđĐ]", unicodedata.normalize("NFD", text)) else "en"
+
+
+def fraction(tally: dict | None) -> str:
+    """A scorecard cell: how many of the claims checked there hold; `-` where none ran."""
+    return "-" if tally is None else f"{tally['holds']}/{tally['of']}"
+
+
+def _localised(claim: dict, key: str, lang: str) -> str | None:
+    """The claim's text `key` in `lang`: in Vietnamese where the catalog has it (`key`_vi),
+    in English otherwise."""
+    return (claim[f"{key}_vi"] or claim[key]) if lang == "vi" else claim[key]
+
+
+def statement(claim: dict, lang: str) -> str:
+    return _localised(claim, "statement", lang)
 
 
 def correction(claim: dict, lang: str) -> str | None:
-    """What is true instead, in `lang` where the catalog has it in that language."""
-    return (claim["correction_vi"] or claim["correction"]) if lang == "vi" else claim["correction"]
+    """What is true instead."""
+    return _localised(claim, "correction", lang)
+
+
+def evidence(claim: dict, v: dict, lang: str) -> str:
+    """A cell's evidence. An untestable claim's is the catalog's reason, which the catalog also
+    has in Vietnamese; every other evidence is what the run wrote."""
+    if lang == "vi" and v["verdict"] == "untestable" and claim["untestable_vi"]:
+        return claim["untestable_vi"]
+    return v["evidence"]
+
+
+def questions(claim: dict, t: dict) -> str:
+    """The seed questions a claim answers: `Q19, Q20`."""
+    return ", ".join(t["q_ref"].format(n) for n in claim["questions"])
 
 
 def drift(d: dict, t: dict) -> str:
@@ -66,23 +117,36 @@ def drift(d: dict, t: dict) -> str:
     recorded correction that stopped holding."""
     if d["correction_drift"]:
         return f"{t['correction_drift']}: {d['correction_drift']}"
-    return f"{t['recorded']} {d['expected']}, {t['observed']} {d['verdict']}"
+    return f"{t['recorded']} {t[d['expected']]}, {t['observed']} {t[d['verdict']]}"
 
 
-def cell(v: dict | None) -> str:
+def cell(v: dict | None, t: dict) -> str:
     """One verdict cell of the claim matrix."""
     if v is None:
         return "-"
-    return v["verdict"] + (" (DRIFT)" if v["drift"] else "")
+    return t[v["verdict"]] + (f" ({t['drift_mark']})" if v["drift"] else "")
+
+
+SHOWN = 3  # the corrections a scorecard row shows before "(+n)"
+
+
+def unchecked(row: dict, t: dict) -> str:
+    """How many of a scorecard row's claims errored somewhere: not checked there."""
+    return f"{len({u['claim'] for u in row['unchecked']})} {t['unchecked']}"
 
 
 def instead(row: dict, claims: dict[str, dict], lang: str) -> str:
-    """A scorecard row's last column: the first sentence of the first three failing claims'
-    corrections (the claim id where there is none), then how many more fail."""
+    """A scorecard row's last column, short, for the Markdown: the first sentence of the first
+    three refuted claims' corrections (the claim id where there is none), how many more are
+    refuted, then how many claims were not checked and the first reason."""
+    t = LABELS[lang]
     failing = row["failing"]
-    texts = [short((correction(claims[cid], lang) or cid).split(". ")[0].rstrip("."))
-             for cid in failing[:3]]
-    return "; ".join(texts + ([f"(+{len(failing) - 3})"] if len(failing) > 3 else []))
+    texts = [short(sentence(correction(claims[cid], lang) or cid)[0].rstrip("."))
+             for cid in failing[:SHOWN]]
+    texts += [f"(+{len(failing) - SHOWN})"] if len(failing) > SHOWN else []
+    if row["unchecked"]:
+        texts.append(f"{unchecked(row, t)} ({short(row['unchecked'][0]['reason'], 60)})")
+    return "; ".join(texts)
 
 
 def _series(series: dict, t: dict) -> str:
@@ -104,8 +168,21 @@ def _series(series: dict, t: dict) -> str:
 def depends_text(claim: dict, lang: str) -> str:
     """Where the claim's verdict changes, per series; the exact release where bisection found
     the change, when it has run."""
-    text = " | ".join(_series(s, LABELS[lang]) for s in claim["depends"])
-    return text + (f" [bisected: {claim['boundary']}]" if claim["boundary"] else "")
+    t = LABELS[lang]
+    text = " | ".join(_series(s, t) for s in claim["depends"])
+    if claim["boundary"]:
+        text += f" [{t['bisected']}: {boundary(claim['boundary'], t)}]"
+    return text
+
+
+# `refuted from Keras 3.0.0 (tensorflow; holds in 2.15.0)`: how `nox -s bisect` writes a boundary
+BOUNDARY = re.compile(r"(holds|refuted) from Keras (\S+) \((\w+); (holds|refuted) in ([^)]+)\)")
+
+
+def boundary(text: str, t: dict) -> str:
+    """A bisected boundary in the labels' language; a text of another shape stays as it is."""
+    return BOUNDARY.sub(lambda m: f"{t[m[1]]} {t['from']} Keras {m[2]} "
+                                  f"({m[3]}; {t[m[4]]} {t['in']} {m[5]})", text)
 
 
 def timing_rows(timing: dict) -> list[list[str]]:
@@ -122,11 +199,11 @@ def timing_rows(timing: dict) -> list[list[str]]:
 
 
 def timing_headers(t: dict) -> list[str]:
-    return [t["environment"], "wall s", "tests", "peak RSS MB", t["by_file"], t["slowest"]]
+    return [t["environment"], t["wall_s"], t["tests"], t["peak_rss"], t["by_file"], t["slowest"]]
 
 
 def stability(st: dict, t: dict) -> str:
     """The stability session's outcome in one sentence (after the bold label)."""
     verdict = t["stable"] if st["stable"] else t["unstable"]
-    return (f"{verdict} ({st['environment']}, seeds {st['seeds']}; "
-            f"{len(st['differences'])} differences)")
+    return (f"{verdict} ({st['environment']}, {t['seeds']} {st['seeds']}; "
+            f"{len(st['differences'])} {t['differences']})")

@@ -134,32 +134,50 @@ def _newest(environments: list[dict], major: int) -> str | None:
     return max(envs, key=version)["id"] if envs else None
 
 
+def _checked(claim: dict, env_id: str | None) -> set[str]:
+    """The claim's verdicts where it was checked, in `env_id` only or (None) anywhere: an error
+    cell (a missing program, a broken venv) says nothing about the claim, for or against."""
+    return {v["verdict"] for e, v in claim["verdicts"].items()
+            if v["verdict"] != "error" and env_id in (None, e)}
+
+
+def _tally(claims: list[dict], env_id: str | None) -> dict:
+    """Of the claims checked in `env_id` (None: anywhere), how many hold wherever they apply."""
+    seen = [s for s in (_checked(c, env_id) for c in claims) if s]
+    return {"holds": sum("holds" in s and s <= {"holds", "not-applicable"} for s in seen),
+            "of": len(seen)}
+
+
+def _unchecked(claims: list[dict]) -> list[dict]:
+    """Per claim and reason, the environments where its check ended in an error: there the
+    claim was not checked."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for c in claims:
+        for env_id, v in c["verdicts"].items():
+            if v["verdict"] == "error":
+                found.setdefault((c["id"], v["evidence"]), []).append(env_id)
+    return [{"claim": cid, "reason": reason, "environments": envs}
+            for (cid, reason), envs in found.items()]
+
+
 def _scorecard_row(question: int, claims: list[dict], newest: str | None,
                    k215: str | None) -> dict:
     claims = [c for c in claims if question in c["questions"]]
     testable = [c for c in claims
                 if any(v["verdict"] != "untestable" for v in c["verdicts"].values())]
-
-    def holds_in(env_id: str | None) -> int | None:
-        if env_id is None:
-            return None
-        return sum(c["verdicts"].get(env_id, {}).get("verdict") == "holds" for c in testable)
-
-    everywhere = sum(
-        all(v["verdict"] in ("holds", "not-applicable") for v in c["verdicts"].values())
-        and any(v["verdict"] == "holds" for v in c["verdicts"].values())
-        for c in testable)
-    failing = [c["id"] for c in testable if c["verdicts"].get(newest, {}).get("verdict")
-               not in ("holds", "not-applicable", None)]
+    failing = [c["id"] for c in testable
+               if c["verdicts"].get(newest, {}).get("verdict") == "refuted"]
     return {"question": question, "claims": len(claims), "testable": len(testable),
-            "newest": holds_in(newest), "keras_2_15": holds_in(k215),
-            "everywhere": everywhere, "failing": failing}
+            "newest": _tally(testable, newest) if newest else None,
+            "keras_2_15": _tally(testable, k215) if k215 else None,
+            "everywhere": _tally(testable, None), "failing": failing,
+            "unchecked": _unchecked(testable)}
 
 
 def scorecard(claims: list[dict], environments: list[dict]) -> dict:
-    """Per seed question: its claims, how many hold on the newest Keras 3, on Keras 2.15 and
-    everywhere they were checked, and the claims that fail on the newest Keras 3 (whose
-    corrections say what is true instead)."""
+    """Per seed question: its claims, how many of those checked hold on the newest Keras 3, on
+    Keras 2.15 and everywhere they were checked, the claims refuted on the newest Keras 3
+    (whose corrections say what is true instead), and those an error left unchecked."""
     newest = _newest(environments, 3)
     k215 = KERAS_2_15 if KERAS_2_15 in {e["id"] for e in environments} else None
     questions = seed_questions()

@@ -23,12 +23,10 @@ def md_table(headers: list[str], rows: list[list]) -> list[str]:
 
 def _scorecard(model: dict, t: dict, lang: str) -> list[str]:
     card, claims = model["scorecard"], {c["id"]: c for c in model["claims"]}
-    headers = ["Q", t["question"], f"{t['claim']}s", card["newest"] or "-", "keras-2.15.0",
+    headers = [t["q"], t["question"], t["n_claims"], card["newest"] or "-", "keras-2.15.0",
                t["everywhere"], t["correction"]]
     rows = [[r["question"], labels.short(r["text"], 60), r["claims"],
-             labels.fraction(r["newest"], r["testable"]),
-             labels.fraction(r["keras_2_15"], r["testable"]),
-             labels.fraction(r["everywhere"], r["testable"]),
+             *(labels.fraction(r[k]) for k in ("newest", "keras_2_15", "everywhere")),
              labels.instead(r, claims, lang) or "-"] for r in card["rows"]]
     return [f"## {t['scorecard']}", "", *md_table(headers, rows), ""]
 
@@ -54,16 +52,16 @@ def _depends_and_drift(model: dict, t: dict, lang: str) -> list[str]:
     lines += [f"- **{c['id']}**: {labels.depends_text(c, lang)}"
               for c in model["claims"] if c["depends"]] or [t["none_depends"]]
     lines += ["", f"## {t['drift']}", ""]
-    lines += [f"- **{d['claim']}** in {d['environment']}: {labels.drift(d, t)}"
+    lines += [f"- **{d['claim']}** {t['in']} {d['environment']}: {labels.drift(d, t)}"
               for d in model["drift"]] or [t["no_drift"]]
     return lines
 
 
 def _measured(model: dict, t: dict) -> list[str]:
     lines = []
-    for table in model["measured"]:
+    for table in model["measured"]:  # the first column is the environment's, named here
         lines += ["", f"### {t['measured']}: {table['claim']}", "",
-                  *md_table(table["columns"], table["rows"])]
+                  *md_table([t["environment"], *table["columns"][1:]], table["rows"])]
     return lines
 
 
@@ -85,21 +83,21 @@ def _cross(model: dict) -> list[str]:
 
 def _matrix(model: dict, t: dict) -> list[str]:
     envs = [e["id"] for e in model["environments"]]
-    rows = [[c["id"], *(labels.cell(c["verdicts"].get(e)) for e in envs)]
+    rows = [[c["id"], *(labels.cell(c["verdicts"].get(e), t) for e in envs)]
             for c in model["claims"]]
     return ["", f"## {t['claims']}", "", *md_table([t["claim"], *envs], rows)]
 
 
 def _claim(c: dict, envs: list[str], t: dict, lang: str) -> list[str]:
     """One claim in full: quote, statement, evidence per environment, correction."""
-    lines = ["", f"### {c['id']} (Q{', Q'.join(map(str, c['questions']))})", "",
-             f"> {c['quote']}", "", f"**{t['statement']}:** {c['statement']}", ""]
+    lines = ["", f"### {c['id']} ({labels.questions(c, t)})", "",
+             f"> {c['quote']}", "", f"**{t['statement']}:** {labels.statement(c, lang)}", ""]
     groups: dict[tuple, tuple[list[str], dict]] = {}  # environments with the same evidence
     for env_id in envs:
         v = c["verdicts"].get(env_id)
         if v:
             groups.setdefault((v["verdict"], v["drift"], v["evidence"]), ([], v))[0].append(env_id)
-    lines += [f"- {', '.join(group)}: **{labels.cell(v)}**: {v['evidence']}"
+    lines += [f"- {', '.join(group)}: **{labels.cell(v, t)}**: {labels.evidence(c, v, lang)}"
               for group, v in groups.values()]
     correction = labels.correction(c, lang)
     if correction:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from claims import catalog
 
 pytest_plugins = ["pytester"]
 
@@ -126,3 +129,95 @@ def run_files(tmp_path):
         return paths
 
     return write
+
+
+# A catalog whose every claim has its Vietnamese texts: one claim refuted from Keras 3 with a
+# correction of two sentences and a bisected boundary, one that drifted, two that errored (one
+# of them everywhere), one untestable.
+BILINGUAL_CATALOG = {
+    "H.toml": """
+        [[claim]]
+        id = "q19-valid"
+        questions = [19]
+        section = "H"
+        quote = "Valid: Không có padding"
+        statement = "Valid padding shrinks every output."
+        statement_vi = "Padding 'valid' luôn làm đầu ra nhỏ đi."
+        correction = "Only a kernel wider than the stride shrinks it. 1x1 kernels keep the size."
+        correction_vi = "Chỉ kernel lớn hơn bước trượt làm nhỏ đầu ra. Kernel 1x1 giữ nguyên cỡ."
+        boundary = "refuted from Keras 3.0.0 (tensorflow; holds in 2.15.0)"
+        expected = [{ verdict = "refuted", keras = ">=3" }, { verdict = "holds" }]
+
+        [[claim]]
+        id = "q19-same"
+        questions = [19]
+        section = "H"
+        quote = "Same: đầu ra cùng kích thước"
+        statement = "Same padding keeps the size at stride 1."
+        statement_vi = "Padding 'same' giữ nguyên kích thước khi bước trượt bằng 1."
+        expected = [{ verdict = "holds" }]
+    """,
+    "K.toml": """
+        [[claim]]
+        id = "q23-plot"
+        questions = [23]
+        section = "K"
+        quote = "plot_model lưu một file hình ảnh"
+        statement = "plot_model saves a PNG file."
+        statement_vi = "plot_model lưu mô hình thành một tệp PNG."
+        expected = [{ verdict = "holds" }]
+
+        [[claim]]
+        id = "q23-dot"
+        questions = [23]
+        section = "K"
+        quote = "model_to_dot thì không"
+        statement = "model_to_dot saves no file."
+        statement_vi = "model_to_dot không lưu tệp nào."
+        expected = [{ verdict = "holds" }]
+
+        [[claim]]
+        id = "q24-r"
+        questions = [24]
+        section = "K"
+        quote = "There are Keras interfaces for other programming languages - namely R"
+        statement = "Keras has an interface for R."
+        statement_vi = "Keras có giao diện cho ngôn ngữ R."
+        untestable = "Needs an R installation; this audit runs Python only."
+        untestable_vi = "Cần cài R; bài kiểm chứng này chỉ chạy Python."
+    """,
+}
+NO_DOT = "FileNotFoundError: dot"  # the error cells' evidence
+
+
+def bilingual(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """BILINGUAL_CATALOG, made the catalog that reports load, and its runs on Keras 2.15 and
+    3.15.1, written under `folder`; returns the run files. Each run states the claims as the
+    plugin does, in English."""
+    known = {}
+    for text in BILINGUAL_CATALOG.values():
+        known.update({c["id"]: c for c in tomllib.loads(textwrap.dedent(text))["claim"]})
+    newest = {"q19-valid": "refuted", "q19-same": "holds", "q23-plot": "error",
+              "q23-dot": "error", "q24-r": "untestable"}
+    runs = [make_run("keras-2.15.0-tensorflow", {**newest, "q19-valid": "holds",
+                                                 "q23-dot": "holds"}),
+            make_run("keras-3.15.1-tensorflow", newest, drift={"q19-same"})]
+    paths = []
+    for run in runs:
+        for c in run["claims"]:
+            entry = known[c["id"]]
+            c.update(statement=entry["statement"], quote=entry["quote"],
+                     correction=entry.get("correction"),
+                     evidence=entry.get("untestable") or (
+                         NO_DOT if c["verdict"] == "error" else "ValueError: (1, 2) != (1, 1)"))
+        paths.append(folder / "runs" / f"{run['environment']['id']}.json")
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        paths[-1].write_text(json.dumps(run), encoding="utf-8")
+    written, real = write_catalog(folder / "catalog", BILINGUAL_CATALOG), catalog.load
+    monkeypatch.setattr(catalog, "load", lambda: real(written))
+    return paths
+
+
+@pytest.fixture
+def bilingual_runs(tmp_path, monkeypatch) -> list[Path]:
+    return bilingual(tmp_path, monkeypatch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -11,8 +12,9 @@ import pytest
 
 from claims import catalog, labels, model, render_html, report
 from claims.cli import main
+from claims.labels import LABELS
 from claims.vocabulary import VERDICTS
-from selftests.conftest import make_run, write_catalog
+from selftests.conftest import NO_DOT, make_run, write_catalog
 
 K2 = make_run("keras-2.15.0-tensorflow", {"q19-a": "holds", "q25-b": "holds"})
 K3 = make_run("keras-3.0.5-tensorflow", {"q19-a": "refuted", "q25-b": "holds"})
@@ -282,12 +284,16 @@ def test_unreadable_timing_is_an_error(run_files, tmp_path, text):
 def test_scorecard_counts_holds_per_question_on_newest_keras3_keras215_and_everywhere(merged):
     rows = {r["question"]: r for r in merged["scorecard"]["rows"]}
     assert merged["scorecard"]["newest"] == "keras-3.15.1-tensorflow"
-    assert (rows[19]["newest"], rows[19]["keras_2_15"], rows[19]["everywhere"]) == (0, 1, 0)
+    assert [rows[19][k] for k in ("newest", "keras_2_15", "everywhere")] == [
+        {"holds": 0, "of": 1}, {"holds": 1, "of": 1}, {"holds": 0, "of": 1}]
     assert rows[19]["failing"] == ["q19-a"]
     assert labels.instead(rows[19], {c["id"]: c for c in merged["claims"]}, "en") == "fix"
     assert "| 19 | " in report.render_markdown(merged) and " | 0/1 | 1/1 | 0/1 | fix |" in (
         report.render_markdown(merged))
-    assert (rows[25]["newest"], rows[25]["everywhere"], rows[25]["testable"]) == (1, 0, 1)
+    # q25-b errored on jax: not checked there, and it holds wherever it was checked
+    assert (rows[25]["newest"], rows[25]["everywhere"]) == ({"holds": 1, "of": 1},) * 2
+    assert rows[25]["unchecked"] == [{"claim": "q25-b", "environments": ["keras-3.15.1-jax"],
+                                      "reason": "evidence of q25-b in keras-3.15.1-jax"}]
     assert rows[1]["claims"] == 0
 
 
@@ -325,6 +331,8 @@ def test_measured_rows_make_a_table_beside_the_seeds_numbers(run_files, tmp_path
     assert [r[1] for r in table["rows"]] == ["VGG16", "VGG19"]  # the bench adds rows, never twice
     md = report.render_markdown(merged)
     assert "| keras-3.15.1-tensorflow | VGG19 | Parameters | 143.7M | 143667240 |" in md
+    vi = report.render_markdown(merged, "vi")  # the first column is named in the language
+    assert "| môi trường | model | column | seed | measured |" in vi
     assert "<table class='measured'>" in report.render_html(merged)
 
 
@@ -495,8 +503,9 @@ def test_scorecard_and_timing_are_html_tables(run_files, tmp_path):
     assert "<pre>" not in page
     assert ("<tr><td>keras-2.15.0-tensorflow</td><td>41.5</td><td>12</td><td>900</td>"
             "<td>h 3.2</td><td>test_same 3.2s</td></tr>") in page
-    scorecard = page.split("<table id='scorecard'>")[1].split("</table>")[0]
-    assert scorecard.count("<tr>") == 26 and "<td>fix</td>" in scorecard
+    scorecard = page.split("<table id='scorecard'>")[1].split("\n</table>\n<h2>")[0]
+    assert scorecard.count("<tr class='question'>") == 25
+    assert "<ul class='instead'><li>fix</li></ul>" in scorecard
     counts = page.split("<table id='counts'>")[1].split("</table>")[0]
     assert all(f"<th class='{v}'>" in counts for v in VERDICTS)
 
@@ -525,3 +534,122 @@ def test_a_correction_that_stopped_holding_shows_as_drift_in_both_languages(run_
             "AssertionError: 5 windows, not 4") in report.render_markdown(model)
     assert "điều đúng đã ghi không còn đúng nữa" in report.render_markdown(model, "vi")
     assert "the recorded correction no longer holds" in report.render_html(model)
+
+
+def visible(page: str) -> str:
+    """What a reader of the page sees: its text, and the tooltips and evidence that hovering and
+    clicking show; not the inlined CSS and JavaScript."""
+    page = re.sub(r"(?s)<(style|script)>.*?</\1>", "", page)
+    shown = re.findall(r"(?:title|data-evidence)='([^']*)'", page)
+    return html.unescape(" ".join([re.sub(r"<[^>]+>", " ", page), *shown]))
+
+
+def english(text: str, merged: dict) -> list[str]:
+    """The report's own English in `text`: statements, corrections, untestable reasons, verdict
+    words, and the labels that Vietnamese words differently. The seed's questions asked in
+    English are the seed's own words, as its quotes are, and are left out."""
+    for question in model.seed_questions().values():
+        text = text.replace(question, "").replace(labels.short(question, 60), "")
+    en, vi = LABELS["en"], LABELS["vi"]
+    words = [c[k] for c in merged["claims"] for k in ("statement", "correction") if c[k]]
+    words += [v["evidence"] for c in merged["claims"] for v in c["verdicts"].values()
+              if v["verdict"] == "untestable"]
+    words += ["holds", "refuted", "not applicable", "not-applicable", "untestable", "error",
+              "DRIFT"]
+    words += [en[k].format(19) for k in en if en[k] != vi[k]]
+    return [w for w in words if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text)]
+
+
+def test_a_vietnamese_report_is_vietnamese_through_and_through(bilingual_runs, tmp_path):
+    timing = tmp_path / "timing.json"
+    timing.write_text(json.dumps({"keras-2.15.0-tensorflow": {
+        "wall_s": 41.5, "tests": 12, "peak_rss_mb": 900,
+        "slowest": [["tests/test_h.py::test_same", 3.2]], "files_s": {"test_h.py": 3.2}}}))
+    stability = tmp_path / "stability.json"
+    stability.write_text(json.dumps({"seeds": [1, 2], "stable": True, "differences": [],
+                                     "environment": "keras-2.15.0-tensorflow"}))
+    out = tmp_path / "out"
+    written = report.write_report(bilingual_runs, out, "vi", timing=timing, stability=stability)
+    md, page = (out / "audit.md").read_text(), (out / "audit.html").read_text()
+    assert english(md, written) == [] and english(visible(page), written) == []
+    assert "nhận địnhs" not in md + page
+    assert "| Câu | câu hỏi | số nhận định | keras-3.15.1-tensorflow |" in md
+    assert "| môi trường | thời gian chạy (s) | số test | RAM tối đa (MB) |" in md
+    statement = "Padding 'same' giữ nguyên kích thước khi bước trượt bằng 1."
+    assert f"**Nhận định:** {statement}" in md and statement in html.unescape(page)
+    assert "| q19-same | đúng (LỆCH) | đúng |" in md  # the matrix: newest first
+    assert "- keras-2.15.0-tensorflow: **đúng**: ValueError" in md
+    reason = "Cần cài R; bài kiểm chứng này chỉ chạy Python."
+    assert f"**không kiểm chứng được**: {reason}" in md and reason in html.unescape(page)
+    assert "[tìm kiếm nhị phân: sai từ Keras 3.0.0 (tensorflow; đúng ở 2.15.0)]" in md
+    # the check above finds the English it looks for
+    assert {"holds", "refuted", "untestable", "error", "DRIFT", "Q19"} <= set(
+        english(report.render_markdown(written), written))
+
+
+def test_a_missing_vietnamese_text_falls_back_to_english(merged):
+    c = claim(merged, "q19-a")  # not in the catalog: no Vietnamese texts
+    assert (labels.statement(c, "vi"), labels.correction(c, "vi")) == ("q19-a.", "fix")
+    assert "**Nhận định:** q19-a." in report.render_markdown(merged, "vi")
+
+
+def test_an_error_is_not_checked_never_counted_against_the_answer(bilingual_runs):
+    merged = report.merge(bilingual_runs)
+    row = merged["scorecard"]["rows"][22]
+    assert row["question"] == 23 and row["failing"] == []
+    assert [row[k] for k in ("newest", "keras_2_15", "everywhere")] == [
+        {"holds": 0, "of": 0}, {"holds": 1, "of": 1}, {"holds": 1, "of": 1}]
+    assert [(u["claim"], u["environments"]) for u in row["unchecked"]] == [
+        ("q23-plot", ["keras-2.15.0-tensorflow", "keras-3.15.1-tensorflow"]),
+        ("q23-dot", ["keras-3.15.1-tensorflow"])]
+    assert f"| 0/0 | 1/1 | 1/1 | 2 not checked here ({NO_DOT}) |" in report.render_markdown(
+        merged)
+    assert f"2 nhận định chưa kiểm chứng được ở đây ({NO_DOT})" in report.render_markdown(
+        merged, "vi")
+    assert ("<details><summary>2 not checked here</summary><ul><li><a href='#q23-plot'>"
+            f"q23-plot</a> (keras-2.15.0-tensorflow, keras-3.15.1-tensorflow): {NO_DOT}</li>"
+            ) in report.render_html(merged)
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_the_html_folds_long_texts_and_cuts_none(bilingual_runs, lang):
+    merged = report.merge(bilingual_runs)
+    page = report.render_html(merged, lang)
+    assert "…" not in page
+    head, rest = labels.sentence(labels.correction(claim(merged, "q19-valid"), lang))
+    assert rest and f"<details><summary>{head}</summary>{rest}</details>" in page
+    longest = max(model.seed_questions().values(), key=len)
+    assert longest in html.unescape(page)
+    md = report.render_markdown(merged, lang)  # short in the scorecard, whole in the section
+    assert f" | {head.rstrip('.')} |" in md and f":** {head} {rest}" in md
+
+
+@pytest.mark.parametrize("text, head", [
+    ("One. Two.", "One."), ("Là gì? Tại sao?", "Là gì?"), ("Use e.g. x. Then y.", "Use e.g. x."),
+    ("Keras 2.4 removed it.", "Keras 2.4 removed it."), ("Đúng. Đây là", "Đúng.")])
+def test_a_sentence_ends_before_a_character_that_is_not_lowercase(text, head):
+    assert labels.sentence(text) == (head, text[len(head):].lstrip())
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_a_scorecard_question_opens_its_claims_verdicts_and_corrections(bilingual_runs, lang):
+    merged = report.merge(bilingual_runs)
+    t = LABELS[lang]
+    page = report.render_html(merged, lang)
+    assert "aria-controls='claims-of-19' onclick='toggleQuestion(this)'" in page
+    panel = page.split("<tr class='question-claims' id='claims-of-19' hidden>")[1]
+    panel = panel.split("<tr class='question'>")[0]
+    assert re.findall(r"href='#([^']+)'", panel) == ["q19-valid", "q19-same"]
+    assert (f"data-env='keras-3.15.1-tensorflow' data-evidence='ValueError: (1, 2) != (1, 1)' "
+            f"onclick='show(this)'>{t['refuted']}</td>") in panel
+    assert labels.sentence(labels.correction(claim(merged, "q19-valid"), lang))[1] in panel
+    assert labels.statement(claim(merged, "q19-same"), lang) in html.unescape(panel)
+
+
+def test_a_question_asked_in_the_other_language_is_marked_so(merged):
+    assert [labels.language(model.seed_questions()[q]) for q in (1, 2, 12, 14)] == [
+        "en", "vi", "en", "vi"]
+    vi, en = report.render_html(merged, "vi"), report.render_html(merged, "en")
+    assert "<tr class='question'><td>1</td><td lang='en'>Once trained" in vi
+    assert "<tr class='question'><td>2</td><td>Làm thế nào" in vi
+    assert "<tr class='question'><td>2</td><td lang='vi'>Làm thế nào" in en
