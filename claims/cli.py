@@ -9,6 +9,8 @@
     claims selftest                       the engine's own tests
     claims list [--json]                  the catalog (never imports Keras)
     claims show ID                        one claim and its latest verdicts in reports/
+    claims coverage [--json]              every sentence of the seed: claim (with its ids),
+                                          opinion, context (with a reason) or uncovered
     claims report FILE... [--out DIR] [--lang en|vi] [--bench FILE...] [--timing F]
                   [--stability F]
     claims compare DIR...                 whether runs in DIRs gave the same verdicts
@@ -176,6 +178,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from claims.seedmap import SeedMapError, seed_coverage
+
+    try:
+        cov = seed_coverage()
+    except SeedMapError as exc:
+        print(f"claims coverage: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump([e.as_dict() for e in cov.entries], sys.stdout, indent=1, ensure_ascii=False)
+        print()
+        return 0
+    for e in cov.entries:
+        what = ", ".join(e.claims) or e.reason
+        tail = f"  [{what}]" if what else ""
+        print(f"Q{e.question or '-':<3} {e.status:<9} {e.sentence}{tail}")
+    for problem in cov.conflicts + [f"stale map entry: {s}" for s in cov.stale]:
+        print(f"claims coverage: {problem}", file=sys.stderr)
+    print(cov.summary())
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from claims.report import ReportError, write_report
 
@@ -276,6 +300,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("id")
     s.add_argument("--reports", default=str(ROOT / "reports"))
     s.set_defaults(func=cmd_show)
+    cv = sub.add_parser("coverage", help="the seed sentence by sentence: claim, opinion, "
+                                         "context or uncovered")
+    cv.add_argument("--json", action="store_true",
+                    help="a list of {question, sentence, status, claims, reason}")
+    cv.set_defaults(func=cmd_coverage)
     r = sub.add_parser("report", help="merge per-run JSON files into the report")
     r.add_argument("files", nargs="*", type=Path)
     r.add_argument("--out", default="reports")
