@@ -74,11 +74,15 @@ def sentences(text: str) -> list[Sentence]:
     """The seed's units in reading order. The answers start at the first section heading after
     the question list ("## A. ..."); there a question asked or an answer heading starts the
     question its number names (a run of questions asked together, the first of them), where
-    the numbers go on increasing: Q17's "#### 1." is a heading of its answer."""
+    the numbers go on increasing within the section: Q17's "#### 1." is a heading of its
+    answer."""
     out: list[Sentence] = []
     current: int | None = None
     answering = previous_asked = False
     code: list[str] | None = None
+    # a paragraph the seed breaks mid-sentence ("hiệu\n\nsuất") is one paragraph
+    text = re.sub(r"(?<=[^\s.!?:)*])\n\s*\n(?=\w)",
+                  lambda m: " " if text[m.end()].islower() else m.group(), text)
     for raw in text.splitlines():
         line = raw.strip()
         if _FENCE.match(line):
@@ -91,7 +95,9 @@ def sentences(text: str) -> list[Sentence]:
             continue
         if not line:
             continue
-        answering = answering or bool(re.match(r"## [A-K]\. ", line))
+        section = re.match(r"## [A-K]\. ", line)
+        if section:  # a section's opening lines answer none of its questions yet
+            answering, current = True, None
         asked, answer = _ASKED.match(line), _ANSWER.match(line)
         number = int((asked or answer).group(1)) if asked or answer else None
         if number is not None and answering and (current is None or number > current) \
