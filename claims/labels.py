@@ -30,6 +30,15 @@ LABELS = {
         "differences": "differences", "bisected": "bisected", "unchecked": "not checked here",
         "open_hint": "Click a question to see its claims, their verdict in each environment "
                      "and what is true instead.",
+        "seed_title": "The seminar's answers, sentence by sentence",
+        "seed_hint": "The answers in their order. With each sentence a claim quotes: the "
+                     "claim's verdict in each environment, what is true instead where it is "
+                     "refuted, and a link to its evidence in audit.html. The other sentences "
+                     "are marked as opinion, context or not yet audited.",
+        "opinion": "opinion", "context": "context", "uncovered": "not yet audited",
+        "n_envs": "{} environments",
+        "form_heading": "a heading", "form_code": "a code example",
+        "form_question": "the question asked",
     },
     "vi": {
         "title": "Kiểm chứng các nhận định về Keras", "counts": "Kết luận theo môi trường",
@@ -56,6 +65,15 @@ LABELS = {
         "bisected": "tìm kiếm nhị phân", "unchecked": "nhận định chưa kiểm chứng được ở đây",
         "open_hint": "Bấm vào một câu hỏi để xem các nhận định của câu đó, kết luận ở từng "
                      "môi trường và điều đúng là gì.",
+        "seed_title": "Bài trả lời seminar, từng câu một",
+        "seed_hint": "Các câu trả lời theo đúng thứ tự. Kèm mỗi câu có nhận định trích dẫn: "
+                     "kết luận của nhận định ở từng môi trường, điều đúng là gì nếu nhận định "
+                     "sai, và liên kết tới bằng chứng trong audit.html. Các câu còn lại được "
+                     "đánh dấu là ý kiến, ngữ cảnh hoặc chưa kiểm chứng.",
+        "opinion": "ý kiến", "context": "ngữ cảnh", "uncovered": "chưa kiểm chứng",
+        "n_envs": "{} môi trường",
+        "form_heading": "tiêu đề", "form_code": "đoạn mã ví dụ",
+        "form_question": "câu hỏi được đặt ra",
     },
 }
 
@@ -125,6 +143,43 @@ def cell(v: dict | None, t: dict) -> str:
     if v is None:
         return "-"
     return t[v["verdict"]] + (f" ({t['drift_mark']})" if v["drift"] else "")
+
+
+def verdict_groups(claim: dict, envs: list[str]) -> list[tuple[dict, list[str]]]:
+    """A claim's verdicts at a glance: one per distinct matrix cell (verdict and drift), each
+    with the environments it covers, in the order of `envs` (the newest Keras first)."""
+    groups: dict[tuple, tuple[dict, list[str]]] = {}
+    for env_id in envs:
+        v = claim["verdicts"].get(env_id)
+        if v:
+            groups.setdefault((v["verdict"], v["drift"]), (v, []))[1].append(env_id)
+    return list(groups.values())
+
+
+LISTED = 3  # the environments seed.html names beside a verdict; more show on hover
+
+
+def covered(group: list[str], envs: list[str], t: dict, limit: int | None = None) -> str:
+    """The environments a verdict covers: `everywhere` where that is all of the report's, else
+    their list, or their number where they are more than `limit`."""
+    if len(group) == len(envs):
+        return t["everywhere"]
+    if limit is not None and len(group) > limit:
+        return t["n_envs"].format(len(group))
+    return ", ".join(group)
+
+
+def badges(claim: dict, envs: list[str], t: dict) -> str:
+    """A claim's verdicts in one line, as seed.md gives them under the sentence it quotes:
+    `refuted: keras-3.15.1-tensorflow | holds: keras-2.15.0-tensorflow`."""
+    return " | ".join(f"{cell(v, t)}: {covered(group, envs, t)}"
+                      for v, group in verdict_groups(claim, envs))
+
+
+def refuted_correction(claim: dict, lang: str) -> str | None:
+    """What is true instead, where the claim is refuted in some environment."""
+    refuted = any(v["verdict"] == "refuted" for v in claim["verdicts"].values())
+    return correction(claim, lang) if refuted else None
 
 
 SHOWN = 3  # the corrections a scorecard row shows before "(+n)"

@@ -36,7 +36,8 @@ _HEADING = re.compile(r"^#+\s+(.*)$|^\*\*([^*]+)\*\*$")
 _ASKED = re.compile(r"^(?:-\s+|\*\*)?(\d{1,2})\.\s")
 # A question's answer heading: "### 5. ...", "#### 24. ...", "### Câu 18:"
 _ANSWER = re.compile(r"^#{3,4}\s+(?:Câu\s+)?(\d{1,2})[.:]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"*\[(A-ZÀ-ỸĐ])")
+# a sentence ends at . ! or ? before a capital, a bracket or emphasis; "(ex. JAX)" goes on
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\bex\.)\s+(?=[\"*\[(A-ZÀ-ỸĐ])")
 
 
 class SeedMapError(ValueError):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claims import catalog
+from claims import catalog, seedmap
 
 pytest_plugins = ["pytester"]
 
@@ -221,3 +221,51 @@ def bilingual(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 @pytest.fixture
 def bilingual_runs(tmp_path, monkeypatch) -> list[Path]:
     return bilingual(tmp_path, monkeypatch)
+
+
+# A seed for BILINGUAL_CATALOG: each of its claims quoted (two in one sentence), with headings,
+# an opinion and a link (context) that the map names, a code example, a sentence the map ties
+# to a claim no run checked, and one that nothing reaches.
+BILINGUAL_SEED = textwrap.dedent("""\
+    # TRẢ LỜI CÂU HỎI
+
+    ## H. Tiền xử lý dữ liệu
+
+    ### Câu 19:
+
+    Valid: Không có padding, ảnh đầu ra nhỏ hơn ảnh đầu vào. Same: đầu ra cùng kích thước.
+    Reflect: lặp lại các điểm ảnh ở biên. Keras là thư viện dễ dùng nhất. Xem thêm [ở đây](#).
+
+    ## K. Các câu hỏi khác
+
+    ### 23. Keras có hỗ trợ visualize model hay không?
+
+    Có: plot_model lưu một file hình ảnh, còn model_to_dot thì không.
+
+    ```
+    plot_model(model, to_file='model.png')
+    ```
+
+    ### 24. Can Keras integrate with other programming languages?
+
+    There are Keras interfaces for other programming languages - namely R.
+
+    Keras chạy trên <b>Python 3</b>.
+    """)
+BILINGUAL_SEED_MAP = [
+    seedmap.MapEntry("opinion", "a judgement no run can settle", (),
+                     text="Keras là thư viện dễ dùng nhất."),
+    seedmap.MapEntry("context", "a link to further reading", (), text="Xem thêm [ở đây](#)."),
+    seedmap.MapEntry("claim", "", ("q19-reflect",), text="Reflect: lặp lại các điểm ảnh ở biên."),
+]
+
+
+def bilingual_seed() -> seedmap.Coverage:
+    """BILINGUAL_SEED's coverage by the catalog that reports load, after `bilingual`."""
+    return seedmap.coverage(seedmap.sentences(BILINGUAL_SEED), catalog.load(),
+                            BILINGUAL_SEED_MAP)
+
+
+@pytest.fixture
+def bilingual_seed_coverage(bilingual_runs) -> seedmap.Coverage:
+    return bilingual_seed()

@@ -1,7 +1,9 @@
 """The HTML report in a real browser, in English and in Vietnamese: the matrix shows, the
 filter hides rows, a cell opens its evidence, a scorecard question opens its claims, long texts
-fold open whole, an error reads as not checked, and the page speaks its language. Each test
-leaves a screenshot in reports/. Uses Debian's Chromium, headless, with no network features."""
+fold open whole, an error reads as not checked, and the page speaks its language; in seed.html
+each verdict shows in its colour, the matrix's, and a sentence's claim opens in audit.html.
+Each test leaves a screenshot in reports/. Uses Debian's Chromium, headless, with no network
+features."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 
 from claims import labels, report
 from claims.labels import LABELS
-from selftests.conftest import NO_DOT, bilingual
+from selftests.conftest import NO_DOT, bilingual, bilingual_seed
 from selftests.test_report import claim, english
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,26 +42,39 @@ def lang(request) -> str:
 
 @pytest.fixture(scope="module")
 def audit(tmp_path_factory, lang) -> tuple[dict, Path]:
-    """The bilingual catalog's report in `lang`: (model, audit.html)."""
+    """The bilingual catalog's report in `lang`, on its small seed: (model, audit.html)."""
     folder = tmp_path_factory.mktemp(f"report-{lang}")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        model = report.write_report(bilingual(folder, monkeypatch), folder, lang)
+        runs = bilingual(folder, monkeypatch)
+        model = report.write_report(runs, folder, lang, coverage=bilingual_seed())
     return model, folder / "audit.html"
+
+
+def opened(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    page.goto(path.as_uri())
+    return page
 
 
 @pytest.fixture
 def page(browser, audit):
-    page = browser.new_page(viewport={"width": 1100, "height": 700})
-    page.goto(audit[1].as_uri())
+    page = opened(browser, audit[1])
     yield page
     page.close()
 
 
-def screenshot(page, lang: str, name: str) -> None:
+@pytest.fixture
+def seed_page(browser, audit):
+    page = opened(browser, audit[1].with_name("seed.html"))
+    yield page
+    page.close()
+
+
+def screenshot(page, lang: str, name: str, of: str = "audit") -> None:
     shots = ROOT / "reports"
     shots.mkdir(exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")  # else the sticky table headers show mid-page
-    page.screenshot(path=str(shots / f"audit-{lang}-{name}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"{of}-{lang}-{name}.png"), full_page=True)
 
 
 def visible_rows(page) -> list[str]:
@@ -143,3 +158,32 @@ def test_the_page_speaks_its_language(page, lang, audit):
     else:
         assert {"holds", "refuted", "untestable", "error"} <= set(english(shown, audit[0]))
     screenshot(page, lang, "open")
+
+
+def background(page, selector: str) -> str:
+    return page.eval_on_selector(selector, "e => getComputedStyle(e).backgroundColor")
+
+
+def test_each_verdict_shows_in_its_colour_the_matrix_one(seed_page, page, lang, audit):
+    shown = {v["verdict"] for c in audit[0]["claims"] for v in c["verdicts"].values()}
+    assert shown == {"holds", "refuted", "error", "untestable"}
+    colours = {v: background(seed_page, f".badge.{v}") for v in shown}
+    assert len(set(colours.values())) == len(shown) and "rgba(0, 0, 0, 0)" not in colours.values()
+    assert colours == {v: background(page, f"#matrix td.cell.{v}") for v in shown}
+    t = LABELS[lang]
+    badge = seed_page.locator(".badge.error").first
+    assert (badge.inner_text(), badge.get_attribute("title")) == (t["error"], ", ".join(ENVS))
+    assert seed_page.locator("html").get_attribute("lang") == lang
+    assert texts(seed_page, ".mark") == [t[k] for k in ("uncovered", "opinion", "context",
+                                                         "context", "uncovered")]
+    screenshot(seed_page, lang, "verdicts", of="seed")
+
+
+def test_a_sentence_opens_its_claim_in_the_audit(seed_page, lang):
+    seed_page.click("a[href='audit.html#q19-valid']")
+    seed_page.wait_for_url("**/audit.html#q19-valid")
+    target = seed_page.locator("section#q19-valid")
+    assert target.is_visible() and target.locator("h3").inner_text() == "q19-valid"
+    top = target.evaluate("s => s.getBoundingClientRect().top")
+    assert -1 < top < seed_page.viewport_size["height"]  # scrolled to it (to the pixel)
+    screenshot(seed_page, lang, "link", of="seed")

@@ -92,10 +92,10 @@ def test_html_is_one_page_with_filter_and_evidence_cells(merged):
     assert "<script src" not in page and "<link" not in page  # self-contained
 
 
-def test_write_report_writes_three_files(run_files, tmp_path):
+def test_write_report_writes_the_audit_and_the_annotated_seed(run_files, tmp_path):
     report.write_report(run_files(K2, K3), tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "audit.html", "audit.json", "audit.md"]
+        "audit.html", "audit.json", "audit.md", "seed.html", "seed.md"]
     assert json.loads((tmp_path / "out" / "audit.json").read_text())["schema"] == 1
 
 
