@@ -24,26 +24,28 @@ class Line:
     claims: list[dict]  # for a claim sentence, its claims in the model
 
 
-def _reason(reason: str, t: dict) -> str:
-    """What the sentence's form makes it, in the page's language; claims/seedmap.toml's own
-    reasons are written in English only."""
+def _reason(entry: Entry, t: dict, lang: str) -> str:
+    """Why the sentence is an opinion or context, in the page's language: claims/seedmap.toml
+    gives its reasons in both, a sentence's form has its label."""
+    if lang == "vi" and entry.reason_vi:
+        return entry.reason_vi
     forms = {text: t[f"form_{form}"] for form, text in FORM_REASONS.items()}
-    return forms.get(reason, reason)
+    return forms.get(entry.reason, entry.reason)
 
 
-def _line(entry: Entry, ran: dict[str, dict], t: dict) -> Line:
+def _line(entry: Entry, ran: dict[str, dict], t: dict, lang: str) -> Line:
     # the coverage keeps a sentence's form only as its reason: a heading shows as one
     if entry.status == "context" and entry.reason == FORM_REASONS["heading"]:
         return Line(entry.sentence, "heading", "", [])
     claims = [ran[cid] for cid in entry.claims if cid in ran]
     if entry.status == "claim" and not claims:  # its claims have no verdict in this report
         return Line(entry.sentence, "uncovered", "", [])
-    return Line(entry.sentence, entry.status, _reason(entry.reason, t), claims)
+    return Line(entry.sentence, entry.status, _reason(entry, t, lang), claims)
 
 
 def lines(model: dict, entries: list[Entry], lang: str) -> list[Line]:
     ran = {c["id"]: c for c in model["claims"]}
-    return [_line(entry, ran, LABELS[lang]) for entry in entries]
+    return [_line(entry, ran, LABELS[lang], lang) for entry in entries]
 
 
 def _markdown(line: Line, envs: list[str], t: dict, lang: str) -> list[str]:

@@ -60,6 +60,7 @@ class Entry:
     status: str
     claims: list[str] = field(default_factory=list)
     reason: str = ""
+    reason_vi: str = ""  # the reason in Vietnamese, for the Vietnamese annotated seed
 
     def as_dict(self) -> dict:
         return {"question": self.question, "sentence": self.sentence, "status": self.status,
@@ -130,6 +131,7 @@ class MapEntry:
     claims: tuple[str, ...]
     text: str | None = None
     pattern: re.Pattern | None = None
+    reason_vi: str = ""
 
     def matches(self, sentence: Sentence) -> bool:
         if self.text is not None:
@@ -149,11 +151,15 @@ def load_map(path: Path = SEED_MAP) -> list[MapEntry]:
             raise SeedMapError(f"{where}: give exactly one of text and pattern")
         if status == "claim" and not raw.get("claims"):
             raise SeedMapError(f"{where}: a claim entry names its claims")
+        kind = f"{'an' if status == 'opinion' else 'a'} {status} entry"
         if status != "claim" and not str(raw.get("reason", "")).strip():
-            raise SeedMapError(f"{where}: an {status} entry gives its reason")
+            raise SeedMapError(f"{where}: {kind} gives its reason")
+        if status != "claim" and not str(raw.get("reason_vi", "")).strip():
+            raise SeedMapError(f"{where}: {kind} gives its reason in Vietnamese too (reason_vi)")
         entries.append(MapEntry(status, raw.get("reason", ""), tuple(raw.get("claims", ())),
                                 raw.get("text"),
-                                re.compile(raw["pattern"]) if "pattern" in raw else None))
+                                re.compile(raw["pattern"]) if "pattern" in raw else None,
+                                raw.get("reason_vi", "")))
     return entries
 
 
@@ -209,7 +215,8 @@ def coverage(units: list[Sentence], claims: dict[str, Claim],
             named = ties + [c for c in (entry.claims if entry else ()) if c not in ties]
             out.append(Entry(unit.question, unit.text, "claim", named))
         elif entry is not None:
-            out.append(Entry(unit.question, unit.text, entry.status, [], entry.reason))
+            out.append(Entry(unit.question, unit.text, entry.status, [], entry.reason,
+                             entry.reason_vi))
         elif unit.form in FORM_REASONS:
             out.append(Entry(unit.question, unit.text, "context", [], FORM_REASONS[unit.form]))
         else:

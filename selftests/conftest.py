@@ -254,8 +254,10 @@ BILINGUAL_SEED = textwrap.dedent("""\
     """)
 BILINGUAL_SEED_MAP = [
     seedmap.MapEntry("opinion", "a judgement no run can settle", (),
-                     text="Keras là thư viện dễ dùng nhất."),
-    seedmap.MapEntry("context", "a link to further reading", (), text="Xem thêm [ở đây](#)."),
+                     text="Keras là thư viện dễ dùng nhất.",
+                     reason_vi="một nhận xét không lần chạy nào phân định được"),
+    seedmap.MapEntry("context", "a link to further reading", (), text="Xem thêm [ở đây](#).",
+                     reason_vi="một liên kết để đọc thêm"),
     seedmap.MapEntry("claim", "", ("q19-reflect",), text="Reflect: lặp lại các điểm ảnh ở biên."),
 ]
 

@@ -12,6 +12,7 @@ import pytest
 from claims import labels, report, seedmap
 from claims.cli import main
 from claims.labels import LABELS
+from selftests.conftest import BILINGUAL_SEED_MAP
 from selftests.test_report import K2, K3, english, visible
 
 NEWEST, K215 = "keras-3.15.1-tensorflow", "keras-2.15.0-tensorflow"
@@ -73,10 +74,11 @@ def test_the_other_sentences_are_marked(pages, lang):
     _, md, _ = pages
     t = LABELS[lang]
     code = "a code example" if lang == "en" else "đoạn mã ví dụ"
+    judgement, link = (e.reason_vi if lang == "vi" else e.reason for e in BILINGUAL_SEED_MAP[:2])
     assert [line for line in md.splitlines() if line.endswith(")*")] == [
         f"Reflect: lặp lại các điểm ảnh ở biên. *({t['uncovered']})*",  # its claim never ran
-        f"Keras là thư viện dễ dùng nhất. *({t['opinion']}: a judgement no run can settle)*",
-        f"Xem thêm [ở đây](#). *({t['context']}: a link to further reading)*",
+        f"Keras là thư viện dễ dùng nhất. *({t['opinion']}: {judgement})*",
+        f"Xem thêm [ở đây](#). *({t['context']}: {link})*",
         f"plot_model(model, to_file='model.png') *({t['context']}: {code})*",
         f"Keras chạy trên <b>Python 3</b>. *({t['uncovered']})*"]
     headings = [line for line in md.splitlines() if line.startswith("#")]
@@ -106,9 +108,10 @@ def test_the_html_shows_coloured_badges_with_their_environments_and_the_link(pag
 def test_the_html_marks_opinion_and_context_with_their_reason_on_hover(pages, lang):
     _, _, page = pages
     t = LABELS[lang]
-    assert (f"<span class='mark' title='a judgement no run can settle'>{t['opinion']}</span>"
+    judgement, link = (e.reason_vi if lang == "vi" else e.reason for e in BILINGUAL_SEED_MAP[:2])
+    assert (f"<span class='mark' title='{judgement}'>{t['opinion']}</span>"
             ) in sentence_div(page, "Keras là thư viện dễ dùng nhất.")
-    assert f"<span class='mark' title='a link to further reading'>{t['context']}</span>" in page
+    assert f"<span class='mark' title='{link}'>{t['context']}</span>" in page
     unaudited = sentence_div(page, "Keras chạy trên")
     assert "&lt;b&gt;Python 3&lt;/b&gt;" in unaudited  # the seed's text, escaped
     assert f"<span class='mark'>{t['uncovered']}</span>" in unaudited
@@ -128,6 +131,7 @@ def test_the_vietnamese_pages_speak_vietnamese(pages, lang):
         assert {"holds", "refuted", "error", "untestable", "DRIFT"} <= set(english(md, model))
         return
     assert english(md, model) == [] and english(visible(page), model) == []
+    assert all(e.reason not in md + page for e in BILINGUAL_SEED_MAP if e.reason)
     t = LABELS["vi"]
     shown = html.unescape(page)
     assert all(t[k] in md and t[k] in shown for k in ("seed_title", "opinion", "context",

@@ -87,7 +87,8 @@ def test_a_quote_ties_every_sentence_it_overlaps_even_across_two():
 
 
 def test_forms_are_context_the_map_classifies_the_rest_and_the_others_are_uncovered():
-    entries = [seedmap.MapEntry("context", "a link", (), text="Read [more](#)."),
+    entries = [seedmap.MapEntry("context", "a link", (), text="Read [more](#).",
+                                reason_vi="một liên kết"),
                seedmap.MapEntry("claim", "", ("q1-a",), pattern=seedmap.re.compile(r"\| 88$"))]
     cov = seedmap.coverage(units(), {"q1-a": claim("q1-a", "Keras saves")}, entries)
     status = {e.sentence: (e.status, e.claims, e.reason) for e in cov.entries}
@@ -116,6 +117,7 @@ def test_a_claim_whose_quote_is_nowhere_is_untied():
     ('status = "context"\nreason = "r"', "exactly one of text and pattern"),
     ('text = "x"\nstatus = "claim"', "names its claims"),
     ('text = "x"\nstatus = "opinion"', "gives its reason"),
+    ('text = "x"\nstatus = "context"\nreason = "r"', "in Vietnamese too"),
 ])
 def test_a_malformed_map_entry_is_one_line_naming_it(tmp_path, body, message):
     path = tmp_path / "seedmap.toml"
