@@ -131,6 +131,10 @@ def test_a_malformed_map_entry_is_one_line_naming_it(tmp_path, body, message):
 REAL = seedmap.seed_coverage()
 
 
+def test_every_sentence_of_the_seed_is_accounted_for():
+    assert [e.sentence for e in REAL.entries if e.status == "uncovered"] == []
+
+
 def test_every_claim_of_the_catalog_is_tied_to_a_sentence_of_the_seed():
     assert REAL.untied == []
 

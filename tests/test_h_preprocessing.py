@@ -39,20 +39,88 @@ from tests.strategies import (
 CONV_ATOL = 1e-5
 
 
+def windows_covering(keras, shape: tuple[int, int], pixels, kernel: int, padding: str,
+                     stride: int = 1, dilation: int = 1) -> list[int]:
+    """How many windows of a k x k Conv2D take each of `pixels` of a `shape` image: the sum of
+    the output of an all-ones kernel over an image that is 1 at that pixel alone (one such
+    image per pixel, in one batch)."""
+    impulses = np.zeros((len(pixels), *shape, 1), dtype="float32")
+    for i, (row, col) in enumerate(pixels):
+        impulses[i, row, col, 0] = 1.0
+    layer = keras.layers.Conv2D(1, kernel, strides=stride, dilation_rate=dilation,
+                                padding=padding, use_bias=False, kernel_initializer="ones")
+    out = to_numpy(keras, layer(impulses)).reshape(len(pixels), -1)
+    return [round(float(total)) for total in out.sum(axis=1)]
+
+
 @pytest.mark.claim("q19-corner-pixels-fewer-windows")
 @given(kernel=st.integers(2, 5), extra=st.integers(0, 4))
 def test_corner_pixel_enters_one_window_and_centre_k_squared(keras, kernel, extra):
     """Without padding a corner pixel is in one k x k window, a central one in k*k windows."""
     size = 2 * kernel - 1 + extra
-    ones = np.ones((kernel, kernel))
-
-    def windows_covering(row, col):
-        impulse = np.zeros((size, size), dtype="float32")
-        impulse[row, col] = 1.0
-        return round(float(conv2d(keras, impulse, ones, "valid", 1, 1).sum()))
-
     centre = size // 2
-    assert (windows_covering(0, 0), windows_covering(centre, centre)) == (1, kernel * kernel)
+    assert windows_covering(keras, (size, size), [(0, 0), (centre, centre)], kernel,
+                            "valid") == [1, kernel * kernel]
+
+
+def corners(g: ConvGeometry) -> dict[str, tuple[int, int]]:
+    return {"top-left": (0, 0), "top-right": (0, g.width - 1),
+            "bottom-left": (g.height - 1, 0), "bottom-right": (g.height - 1, g.width - 1)}
+
+
+def corner_windows(keras, g: ConvGeometry, padding: str) -> dict[str, int]:
+    """How many convolution windows of geometry `g` take each corner pixel of the image."""
+    named = corners(g)
+    counts = windows_covering(keras, (g.height, g.width), list(named.values()), g.kernel,
+                              padding, g.stride, g.dilation)
+    return dict(zip(named, counts, strict=True))
+
+
+@pytest.mark.claim("q19-padding-corners-more-windows")
+@given(geometry=conv_geometries())
+def test_same_padding_puts_every_corner_in_more_windows_than_valid(keras, geometry):
+    """The seed: padding moves the corner pixels inward, so that less of their information is
+    lost; so with 'same' each corner of the image enters more convolution windows than with
+    'valid', for any kernel larger than one pixel (a 1x1 kernel has nothing to pad)."""
+    g = geometry
+    assume(g.kernel > 1)
+    same, valid = corner_windows(keras, g, "same"), corner_windows(keras, g, "valid")
+    assert all(same[corner] > valid[corner] for corner in same), (
+        f"windows per corner: 'same' {same}, 'valid' {valid}")
+
+
+def corner_windows_by_rule(g: ConvGeometry, padding: str) -> dict[str, int]:
+    """The correction's rule, per axis of n pixels and a window of span pixels: 'same' pads b
+    zeros before and a after (same_padding); a pixel at the start is then in b // (s*d) + 1
+    windows, one at the end in a // (s*d) + 1, or in none where the last window stops short of
+    the end ((ceil(n/s) - 1) * s + span < n). 'valid': 1 at the start; 1 at the end where
+    n - span is a multiple of s, else none. A corner's count is the product over its axes."""
+    step = g.stride * g.dilation
+
+    def per_axis(n: int, at_end: bool) -> int:
+        if padding == "valid":
+            return int(not at_end or (n - g.span) % g.stride == 0)
+        before, after = same_padding(n, g.span, g.stride)
+        if not at_end:
+            return before // step + 1
+        reaches_end = (same_output_size(n, g.stride) - 1) * g.stride + g.span >= n
+        return (after // step + 1) if reaches_end else 0
+
+    return {corner: per_axis(g.height, row > 0) * per_axis(g.width, col > 0)
+            for corner, (row, col) in corners(g).items()}
+
+
+@pytest.mark.claim("q19-padding-corners-more-windows", correction=True)
+@given(geometry=conv_geometries())
+def test_corner_windows_follow_the_zeros_before_and_after_each_axis(keras, geometry):
+    """A corner gains windows from 'same' only along an axis where its own padding reaches
+    stride x dilation: the top-left is in (b // (s*d) + 1) windows per axis, the bottom-right
+    in (a // (s*d) + 1), or none where the last window stops short of the image's end; 'valid'
+    puts the top-left in one window and the bottom-right in one or none."""
+    g = geometry
+    for padding in ("same", "valid"):
+        counted = corner_windows(keras, g, padding)
+        assert counted == corner_windows_by_rule(g, padding), f"'{padding}': {counted}"
 
 
 # How a user meets a convolution: a layer built for the image's own size, or a fully
@@ -553,18 +621,22 @@ def accuracy(model, xs, ys) -> dict[str, float]:
             for name, p, y in zip(model.output_names, predictions, ys, strict=True)}
 
 
-@pytest.mark.claim("q18-reduces-overfitting")
-def test_random_flip_narrows_the_train_validation_gap(keras, environment, evidence):
-    """Augmentation reduces overfitting: per seed, the same small CNN from the same initial
-    weights, trained with and without RandomFlip('horizontal') in front; the mean gap between
-    training and validation accuracy is smaller with augmentation."""
+AUGMENTATION_KINDS = ("plain", "augmented")
+
+
+@pytest.fixture(scope="module")
+def flip_experiment(keras, environment) -> dict[str, dict[str, list[float]]]:
+    """The controlled experiment of q18-reduces-overfitting and
+    q18-augmentation-improves-generalisation, run once for both: per seed, the same small CNN
+    from the same initial weights, trained with and without RandomFlip('horizontal') in front.
+    Returns the accuracy by split ('training', 'validation'), then kind, one value per seed."""
     skip_unless_trainable(environment)
     inputs, outputs, train, validation = [], [], ([], []), ([], [])
     for seed in OVERFIT_SEEDS:
         data = flip_invariant_images(seed, OVERFIT_TRAIN)
         held_out = flip_invariant_images(100 + seed, OVERFIT_VALIDATION)
         keras.utils.set_random_seed(seed)
-        bodies = {kind: small_cnn(keras, f"{kind}_{seed}") for kind in ("plain", "augmented")}
+        bodies = {kind: small_cnn(keras, f"{kind}_{seed}") for kind in AUGMENTATION_KINDS}
         for kind, body in bodies.items():
             image = keras.Input(shape=data[0].shape[1:])
             h = image
@@ -581,21 +653,53 @@ def test_random_flip_narrows_the_train_validation_gap(keras, environment, eviden
             copy.set_weights(original.get_weights())  # the same initial weights
     model = fit_side_by_side(keras, inputs, outputs, *train, OVERFIT_EPOCHS, batch_size=16,
                              loss="binary_crossentropy")
-    fitted, held = accuracy(model, *train), accuracy(model, *validation)
-    gaps = {kind: [fitted[f"{kind}_{s}"] - held[f"{kind}_{s}"] for s in OVERFIT_SEEDS]
-            for kind in ("plain", "augmented")}
+    return {split: {kind: [accuracies[f"{kind}_{s}"] for s in OVERFIT_SEEDS]
+                    for kind in AUGMENTATION_KINDS}
+            for split, accuracies in (("training", accuracy(model, *train)),
+                                      ("validation", accuracy(model, *validation)))}
+
+
+def per_seed(values: dict[str, list[float]]) -> str:
+    """'plain 0.62, 0.60, 0.65 (mean 0.62); augmented ...' for the evidence."""
+    return "; ".join(f"{kind} {', '.join(f'{v:.2f}' for v in vs)} (mean {np.mean(vs):.2f})"
+                     for kind, vs in values.items())
+
+
+@pytest.mark.claim("q18-reduces-overfitting")
+def test_random_flip_narrows_the_train_validation_gap(flip_experiment, evidence):
+    """Augmentation reduces overfitting: per seed, the same small CNN from the same initial
+    weights, trained with and without RandomFlip('horizontal') in front; the mean gap between
+    training and validation accuracy is smaller with augmentation."""
+    fitted, held = flip_experiment["training"], flip_experiment["validation"]
+    gaps = {kind: [f - h for f, h in zip(fitted[kind], held[kind], strict=True)]
+            for kind in AUGMENTATION_KINDS}
     mean = {kind: float(np.mean(g)) for kind, g in gaps.items()}
     evidence(f"train - validation accuracy after {OVERFIT_EPOCHS} epochs on {OVERFIT_TRAIN} "
-             "images, per seed: " + "; ".join(
-                 f"{kind} {', '.join(f'{g:.2f}' for g in gaps[kind])} (mean {mean[kind]:.2f})"
-                 for kind in gaps)
-             + "; validation accuracy " + "; ".join(
-                 f"{kind} {np.mean([held[f'{kind}_{s}'] for s in OVERFIT_SEEDS]):.2f}"
-                 for kind in gaps))
+             "images, per seed: " + per_seed(gaps) + "; validation accuracy " + "; ".join(
+                 f"{kind} {np.mean(held[kind]):.2f}" for kind in AUGMENTATION_KINDS))
     if mean["plain"] < OVERFIT_MIN_GAP:
         raise RuntimeError(f"the plain model did not overfit (gap {mean['plain']:.2f}): "
                            "no experiment")
     assert mean["augmented"] < mean["plain"], mean
+
+
+# Below it on average, neither model learned the task: no experiment (chance is 0.5).
+GENERALISATION_MIN_ACCURACY = 0.55
+
+
+@pytest.mark.claim("q18-augmentation-improves-generalisation")
+def test_random_flip_raises_the_validation_accuracy(flip_experiment, evidence):
+    """Augmentation can improve how the model generalises: in q18-reduces-overfitting's
+    experiment, the mean accuracy on held-out images is higher with RandomFlip('horizontal')
+    than without it."""
+    held = flip_experiment["validation"]
+    mean = {kind: float(np.mean(values)) for kind, values in held.items()}
+    evidence(f"accuracy on {OVERFIT_VALIDATION} held-out images after {OVERFIT_EPOCHS} epochs "
+             f"on {OVERFIT_TRAIN}, per seed: " + per_seed(held))
+    if max(mean.values()) < GENERALISATION_MIN_ACCURACY:
+        raise RuntimeError(f"neither model learned the task (validation accuracy {mean}): "
+                           "no experiment")
+    assert mean["augmented"] > mean["plain"], mean
 
 
 # q18-adds-compute-cost: training steps per second with and without augmentation layers.

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.checks import assert_rejected, random_array, require_graphviz, to_numpy
 from tests.strategies import batch_sizes, examples, feature_shapes
@@ -26,6 +27,51 @@ def seminar_cnn(keras):
 @pytest.fixture(scope="module")
 def cnn(keras):
     return seminar_cnn(keras)
+
+
+def image_data_format(keras) -> tuple[str, str]:
+    """Where this Keras tells its default image data format, and the format it tells:
+    keras.config.image_data_format() in Keras 3, keras.backend.image_data_format() in Keras 2."""
+    config = getattr(keras, "config", None)
+    if callable(getattr(config, "image_data_format", None)):
+        return "keras.config.image_data_format()", config.image_data_format()
+    return "keras.backend.image_data_format()", keras.backend.image_data_format()
+
+
+@pytest.mark.claim("q25-conv-pool-output-channels-last")
+def test_default_image_data_format_is_channels_last(keras, evidence):
+    """The seed's (batch_size, height, width, channels) is Keras' default image data format:
+    channels_last."""
+    where, data_format = image_data_format(keras)
+    evidence(f"{where} = {data_format!r}")
+    assert data_format == "channels_last"
+
+
+@pytest.mark.claim("q25-conv-pool-output-channels-last")
+@settings(max_examples=examples(15))
+@given(height=st.integers(4, 9), width=st.integers(4, 9), channels=st.integers(1, 4),
+       filters=st.integers(1, 6), kernel=st.integers(1, 3),
+       padding=st.sampled_from(["valid", "same"]), batch=batch_sizes)
+def test_conv2d_and_max_pooling_give_batch_height_width_channels(
+        keras, height, width, channels, filters, kernel, padding, batch):
+    """The seed: after Conv2D and MaxPooling2D the output has shape (batch_size, height, width,
+    channels): under the default data format both layers' outputs are 4-D with the filters on
+    the last axis, as declared for a symbolic input and as computed on a batch (filter f
+    outputs f everywhere, so the values show which axis holds the filters)."""
+    trim = kernel - 1 if padding == "valid" else 0
+    convolved = (height - trim, width - trim)
+    pooled = (convolved[0] // 2, convolved[1] // 2)  # MaxPooling2D(2): 2x2 windows, stride 2
+    conv = keras.layers.Conv2D(filters, kernel, padding=padding)
+    pool = keras.layers.MaxPooling2D(2)
+    symbolic = conv(keras.Input(shape=(height, width, channels)))
+    assert tuple(symbolic.shape) == (None, *convolved, filters)
+    assert tuple(pool(symbolic).shape) == (None, *pooled, filters)
+    weights, _ = conv.get_weights()
+    conv.set_weights([np.zeros_like(weights), np.arange(filters, dtype="float32")])
+    images = random_array((batch, height, width, channels))
+    for out, size in ((conv(images), convolved), (pool(conv(images)), pooled)):
+        np.testing.assert_array_equal(to_numpy(keras, out), np.broadcast_to(
+            np.arange(filters, dtype="float32"), (batch, *size, filters)))
 
 
 @pytest.mark.claim("q25-flatten-to-1d")
@@ -48,6 +94,28 @@ def test_flatten_keeps_batch_and_reshapes_each_sample_in_c_order(keras, batch, s
     x = random_array((batch, *shape))
     out = to_numpy(keras, keras.layers.Flatten()(x))
     np.testing.assert_array_equal(out, x.reshape(batch, -1))
+
+
+ZERO_PARAM_LAYERS = ("max_pooling2d_1", "dropout", "flatten")
+
+
+@pytest.mark.claim("q25-summary-zero-param-layers")
+def test_seminar_cnn_pooling_dropout_and_flatten_have_no_weights(keras, cnn, evidence):
+    """The seed's summary: max_pooling2d_1, dropout and flatten have 0 parameters (no weights
+    at all), and dropout's output is (None, 7, 7, 64), its input's shape, in training too."""
+    params = {name: cnn.get_layer(name).count_params() for name in ZERO_PARAM_LAYERS}
+    weights = {name: len(cnn.get_layer(name).weights) for name in ZERO_PARAM_LAYERS}
+    dropout = cnn.get_layer("dropout")
+    shapes = (tuple(dropout.input.shape), tuple(dropout.output.shape))
+    features = random_array((2, 7, 7, 64))
+    trained = to_numpy(keras, dropout(features, training=True))
+    evidence(f"parameters {params}, weight tensors {weights} (conv2d_1: "
+             f"{cnn.get_layer('conv2d_1').count_params():,} in "
+             f"{len(cnn.get_layer('conv2d_1').weights)}); dropout {shapes[0]} -> {shapes[1]}")
+    assert params == dict.fromkeys(ZERO_PARAM_LAYERS, 0)
+    assert weights == dict.fromkeys(ZERO_PARAM_LAYERS, 0)
+    assert shapes == ((None, 7, 7, 64), (None, 7, 7, 64))
+    assert trained.shape == features.shape
 
 
 @pytest.mark.claim("q25-flatten-3136")
