@@ -35,6 +35,21 @@ def keras_name_writes_hdf5(environment) -> bool:
     return environment.package == "keras" and environment.version < Version("2.13")
 
 
+@pytest.fixture(scope="module")
+def probe():
+    """children/backend_probe.py's report with the given modules unimportable and the given
+    environment changes, each run once per module (test_f_distributed, test_g_frameworks)."""
+    seen: dict[tuple, dict] = {}
+
+    def run(*blocked: str, **env: str | None) -> dict:
+        key = (blocked, tuple(sorted(env.items())))
+        if key not in seen:
+            seen[key] = child_report(run_child("backend_probe", *blocked, **env))
+        return seen[key]
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def reexport():
     """`reexport(source, out)` exports the .keras file `source` as a SavedModel in a

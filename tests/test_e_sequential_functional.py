@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -206,6 +208,158 @@ def test_functional_model_trains_with_a_loss_per_output(keras, environment, evid
     loss = history["loss"]
     evidence(f"loss {loss[0]:.3f} -> {loss[-1]:.3f}; logged: {sorted(history)}")
     assert np.isfinite(loss).all() and loss[-1] < loss[0]
+
+
+# --- question 11: data of several forms --------------------------------------------------
+
+COLOURS = ("red", "green", "blue")
+COLOUR_EFFECT = {"red": -1.0, "green": 0.0, "blue": 1.0}
+
+
+def table_data(n: int = 64):
+    """A table as pandas reads it: two numeric (float) columns and an object column of strings;
+    the target depends on both kinds."""
+    rng = np.random.default_rng(0)
+    numeric = rng.uniform(-1, 1, (n, 2)).astype("float32")
+    colour = rng.choice(COLOURS, size=(n, 1)).astype(object)
+    effect = np.vectorize(COLOUR_EFFECT.get, otypes=["float32"])(colour)
+    return numeric, colour, numeric.sum(axis=1, keepdims=True) + effect
+
+
+def table_model(keras, lookup=None):
+    """A numeric input and a categorical one, embedded and joined: the categorical input takes
+    the strings themselves through `lookup` (a StringLookup) inside the model, or, without
+    `lookup`, the integer ids a lookup in the data pipeline gave."""
+    numeric = keras.Input(shape=(2,), name="numeric")
+    if lookup is not None:
+        colour = keras.Input(shape=(1,), dtype="string", name="colour")
+        ids = lookup(colour)
+    else:
+        colour = ids = keras.Input(shape=(1,), dtype="int32", name="colour")
+    embedded = keras.layers.Flatten()(keras.layers.Embedding(len(COLOURS) + 1, 3)(ids))
+    joint = keras.layers.Concatenate()([numeric, embedded])
+    out = keras.layers.Dense(1)(keras.layers.Dense(8, activation="relu")(joint))
+    return keras.Model([numeric, colour], out)
+
+
+def fit_losses(keras, model, x, y, epochs: int = 20) -> list[float]:
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    return model.fit(x, y, batch_size=16, epochs=epochs, verbose=0).history["loss"]
+
+
+@pytest.mark.claim("q11-data-of-several-forms")
+def test_functional_model_trains_on_a_tables_numeric_and_string_columns_as_two_inputs(
+    keras, environment, evidence
+):
+    """The seed: data comes in several forms (a table with numeric and object columns), which
+    the Functional API takes as separate inputs: the numeric columns as one input, the string
+    column as another (StringLookup and Embedding), joined; fit lowers the loss and the
+    prediction depends on the string column. Where fit refuses the object column, the lookup
+    runs in the data pipeline and the model takes its integer ids (the evidence says which)."""
+    skip_unless_trainable(environment)
+    numeric, colour, y = table_data()
+    lookup = keras.layers.StringLookup(vocabulary=list(COLOURS))
+    recoloured = np.vectorize(dict(zip(COLOURS, COLOURS[1:] + COLOURS[:1], strict=True)).get,
+                              otypes=[object])(colour)
+    try:
+        model = table_model(keras, lookup)
+        losses = fit_losses(keras, model, [numeric, colour], y)
+        route = "the object column into the model, StringLookup inside it"
+        columns = colour, recoloured
+    except Exception as exc:  # what fit does with the object column here is the evidence
+        route = (f"fit on the object column fails ({error_text(exc)}): StringLookup in the "
+                 "data pipeline, integer ids into the model")
+        columns = [to_numpy(keras, lookup(c)).astype("int32") for c in (colour, recoloured)]
+        model = table_model(keras)
+        losses = fit_losses(keras, model, [numeric, columns[0]], y)
+    predictions = [model.predict([numeric, c], verbose=0) for c in columns]
+    moved = float(np.abs(predictions[0] - predictions[1]).max())
+    evidence(f"{route}; loss {losses[0]:.3f} -> {losses[-1]:.3f}; another colour moves the "
+             f"prediction by up to {moved:.3f}")
+    assert np.isfinite(losses).all() and losses[-1] < 0.5 * losses[0], f"loss {losses}"
+    assert moved > 1e-3, "the prediction ignores the string column"
+
+
+def two_resolutions(n: int, seed: int = 0):
+    """n random 16x16 grey images and the same images at half the resolution (2x2 means)."""
+    full = random_array((n, 16, 16, 1), seed=seed)
+    return full, full.reshape(n, 8, 2, 8, 2, 1).mean(axis=(2, 4))
+
+
+def two_resolution_model(keras):
+    """One image at two resolutions as two inputs, each through its own Conv2D branch, the
+    branches merged into one prediction."""
+    full = keras.Input(shape=(16, 16, 1), name="full")
+    half = keras.Input(shape=(8, 8, 1), name="half")
+    branches = [keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(4, 3, activation="tanh")(image)) for image in (full, half)]
+    joint = keras.layers.Concatenate()(branches)
+    return keras.Model([full, half], keras.layers.Dense(1)(joint))
+
+
+@pytest.mark.claim("q11-data-of-several-forms")
+def test_two_resolution_model_predicts_from_each_resolution(keras, evidence):
+    """The seed: an image split into several resolutions. Given as two inputs of a Functional
+    model, each resolution counts: changing either one alone changes the prediction."""
+    model = two_resolution_model(keras)
+    full, half = two_resolutions(4)
+    other_full, other_half = two_resolutions(4, seed=1)
+
+    def predict(*images):
+        return to_numpy(keras, model(list(images)))
+
+    base = predict(full, half)
+    changes = [float(np.abs(predict(other_full, half) - base).max()),
+               float(np.abs(predict(full, other_half) - base).max())]
+    evidence(f"another full-resolution image moves the prediction by up to {changes[0]:.2e}, "
+             f"another half-resolution one by up to {changes[1]:.2e}")
+    assert changes[0] > 1e-6, "the prediction ignores the full-resolution input"
+    assert changes[1] > 1e-6, "the prediction ignores the half-resolution input"
+
+
+@pytest.mark.claim("q11-data-of-several-forms")
+def test_two_resolution_model_trains(keras, environment, evidence):
+    """The two-resolution model trains: fit on both inputs lowers the loss."""
+    skip_unless_trainable(environment)
+    model = two_resolution_model(keras)
+    full, half = two_resolutions(32)
+    # the fine detail the half resolution loses, and the coarse brightness it keeps
+    target = (full.std(axis=(1, 2, 3)) + half.mean(axis=(1, 2, 3)))[:, None]
+    losses = fit_losses(keras, model, [full, half], target, epochs=10)
+    evidence(f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    assert np.isfinite(losses).all() and losses[-1] < losses[0], f"loss {losses}"
+
+
+@pytest.mark.claim("q11-data-of-several-forms")
+def test_sequential_model_cannot_use_two_resolutions_as_two_inputs(keras, evidence):
+    """Sequential has one input: given the two resolutions as a list of two inputs, a
+    Sequential model of the full-resolution branch either rejects them or computes from the
+    first alone, the second changing nothing."""
+    model = keras.Sequential([keras.Input(shape=(16, 16, 1)),
+                              keras.layers.Conv2D(4, 3, activation="tanh"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)])
+    full, half = two_resolutions(4)
+    _, other_half = two_resolutions(4, seed=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            both = model.predict([full, half], verbose=0)
+        except (ValueError, TypeError) as exc:
+            # Keras 2 wraps the reason, on the message's last line, in the traced code's frames
+            reason = " ".join(str(exc).strip().splitlines()[-1].split())[:160]
+            kind = type(exc).__name__
+            evidence(f"rejected: {reason if reason.startswith(kind) else f'{kind}: {reason}'}")
+            return
+        other = model.predict([full, other_half], verbose=0)
+        alone = model.predict(full, verbose=0)
+    warned = [" ".join(str(w.message).split())[:80] for w in caught
+              if not issubclass(w.category, DeprecationWarning)]
+    evidence(f"accepted, {'warning ' + repr(warned[0]) if warned else 'without a warning'}: "
+             f"another half-resolution image moves the prediction by "
+             f"{float(np.abs(other - both).max()):.1e}, the full-resolution image alone by "
+             f"{float(np.abs(alone - both).max()):.1e}")
+    assert np.array_equal(both, other), "the Sequential model used the second input"
+    np.testing.assert_allclose(both, alone, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.claim("q12-vqa-image-and-question")

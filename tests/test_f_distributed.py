@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 
 import pytest
 from packaging.version import Version
@@ -194,6 +195,52 @@ def test_only_jax_distributes_with_keras_distribution_keras2_uses_tf_distribute(
         f"{rule}: {describe(d['model_parallel'])}")
     if environment.backend == "torch":
         assert "list_devices_error" in d and "data_parallel_default_error" in d
+
+
+@pytest.fixture(scope="module")
+def on_jax(probe) -> dict:
+    """The backend probe in a fresh process with KERAS_BACKEND=jax, fitting a small model too
+    (children/backend_probe.py with PROBE_FIT). A child that could not import JAX shows an
+    environment without it: not applicable, whatever Keras this is."""
+    report = probe(KERAS_BACKEND="jax", PROBE_FIT="1")
+    if re.match(r"ModuleNotFoundError: No module named '(jax|jaxlib)[.']", report.get("error", "")):
+        pytest.skip(f"JAX is not installed here: KERAS_BACKEND=jax gave {report['error']}")
+    return report
+
+
+def jax_outcome(report: dict) -> str:
+    """What Keras did when asked for JAX, for the evidence."""
+    if "error" in report:
+        return f"raises {report['error']}"
+    losses = report["losses"]
+    return (f"backend {report['backend']!r}, a Dense layer returned {report['tensor_type']}, "
+            f"fit loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+
+
+def trains(report: dict) -> bool:
+    return "error" not in report and report["losses"][-1] < 0.5 * report["losses"][0]
+
+
+@pytest.mark.claim("q13-keras3-jax-backend")
+def test_keras_runs_and_trains_on_jax_when_asked(on_jax, evidence):
+    """The seed: Keras 3.0 has several backends, JAX among them. In a fresh process with
+    KERAS_BACKEND=jax, Keras reports the jax backend, its layers return JAX arrays and fit
+    trains a small model."""
+    evidence(f"KERAS_BACKEND=jax: {jax_outcome(on_jax)}")
+    assert on_jax.get("backend") == "jax", f"KERAS_BACKEND=jax: {jax_outcome(on_jax)}"
+    assert on_jax["jax_array"], f"a Dense layer returned {on_jax['tensor_type']}"
+    assert on_jax["output"] == [[3.0, 3.0]]
+    assert trains(on_jax), f"fit loss {on_jax['losses']}"
+
+
+@pytest.mark.claim("q13-keras3-jax-backend", correction=True)
+def test_jax_backend_from_keras3_keras2_ignores_it_and_runs_on_tensorflow(on_jax, environment):
+    """From Keras 3.0 KERAS_BACKEND=jax runs Keras on JAX; Keras 2 and tf_keras ignore it: they
+    compute and train on TensorFlow."""
+    expected = "jax" if environment.major >= 3 else "tensorflow"
+    assert on_jax.get("backend") == expected, jax_outcome(on_jax)
+    assert on_jax["jax_array"] == (expected == "jax"), jax_outcome(on_jax)
+    assert trains(on_jax), jax_outcome(on_jax)
 
 
 @pytest.mark.claim("q14-one-program-many-devices")

@@ -25,21 +25,6 @@ TRANSFER_BASES = ("MobileNetV2", "ResNet50", "EfficientNetB0")
 TRANSFER_INPUT = (32, 32, 3)
 
 
-@pytest.fixture(scope="module")
-def probe():
-    """children/backend_probe.py's report with the given modules unimportable and the given
-    environment changes, each run once per module."""
-    seen: dict[tuple, dict] = {}
-
-    def run(*blocked: str, **env: str | None) -> dict:
-        key = (blocked, tuple(sorted(env.items())))
-        if key not in seen:
-            seen[key] = child_report(run_child("backend_probe", *blocked, **env))
-        return seen[key]
-
-    return run
-
-
 def outcome(report: dict) -> str:
     return report.get("error") or f"ran on {report['backend']}, Dense gave {report['output']}"
 
@@ -398,6 +383,93 @@ def test_three_statements_create_and_train_a_model(keras, environment, evidence)
              f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")
     assert steps == 10 * 4
     assert losses[-1] < 0.5 * losses[0], "the model did not train"
+
+
+# A 4-8-1 tanh MLP trained by SGD on MSE, 4 batches of 8 for 3 epochs, in the data's order: by
+# fit, and by a loop written in TensorFlow alone.
+STEP_SAMPLES, STEP_BATCH, STEP_EPOCHS, STEP_RATE = 32, 8, 3, 0.1
+STEP_SHAPES = ((4, 8), (8,), (8, 1), (1,))  # kernel, bias of each layer
+STEP_ATOL = 1e-5
+
+
+def step_control_start():
+    """The start weights, the inputs and the targets, from NumPy."""
+    rng = np.random.default_rng(5)
+    start = [rng.uniform(-0.5, 0.5, shape).astype("float32") for shape in STEP_SHAPES]
+    x = rng.uniform(-1, 1, (STEP_SAMPLES, 4)).astype("float32")
+    return start, x, np.sin(x.sum(axis=1, keepdims=True))
+
+
+def tensorflow_steps(tf, start, x, y, zero_first_layer_at: int | None = None):
+    """Training written step by step in TensorFlow alone: tf.Variable weights, the forward
+    pass, MSE, a GradientTape and the SGD update, batch after batch in the data's order. Returns
+    the weights after each step; at step `zero_first_layer_at` (0-based) the first layer's
+    gradients are replaced by zeros."""
+    variables = [tf.Variable(w) for w in start]
+    kernel1, bias1, kernel2, bias2 = variables
+    after = []
+    for _ in range(STEP_EPOCHS):
+        for i in range(0, STEP_SAMPLES, STEP_BATCH):
+            xb, yb = tf.constant(x[i:i + STEP_BATCH]), tf.constant(y[i:i + STEP_BATCH])
+            with tf.GradientTape() as tape:
+                hidden = tf.tanh(tf.matmul(xb, kernel1) + bias1)
+                loss = tf.reduce_mean(tf.square(tf.matmul(hidden, kernel2) + bias2 - yb))
+            gradients = tape.gradient(loss, variables)
+            if len(after) == zero_first_layer_at:
+                gradients[:2] = [tf.zeros_like(g) for g in gradients[:2]]
+            for variable, gradient in zip(variables, gradients, strict=True):
+                variable.assign_sub(STEP_RATE * gradient)
+            after.append([v.numpy() for v in variables])
+    return after
+
+
+def largest_difference(a, b) -> float:
+    return max(float(np.abs(p - q).max()) for p, q in zip(a, b, strict=True))
+
+
+@pytest.mark.claim("q17-tensorflow-step-control")
+def test_training_loop_written_in_tensorflow_reproduces_fit(keras, environment, evidence):
+    """The seed: TensorFlow lets the user control each step of building and training a model.
+    Its weights (tf.Variable), forward pass, loss, gradients (GradientTape) and SGD update
+    written by hand, step by step, reproduce what Keras' fit trains from the same start (on
+    whichever backend Keras trains here)."""
+    tf = tensorflow_or_skip("a training loop written in TensorFlow")
+    skip_unless_trainable(environment)
+    start, x, y = step_control_start()
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="tanh"),
+                              keras.layers.Dense(1)])
+    model.set_weights(start)
+    model.compile(optimizer=keras.optimizers.SGD(STEP_RATE), loss="mse")
+    model.fit(x, y, batch_size=STEP_BATCH, epochs=STEP_EPOCHS, shuffle=False, verbose=0)
+    steps = tensorflow_steps(tf, start, x, y)
+    fitted = model.get_weights()
+    gap, moved = largest_difference(steps[-1], fitted), largest_difference(start, fitted)
+    evidence(f"{len(steps)} TensorFlow steps against fit on {environment.backend}: weights "
+             f"moved up to {moved:.3f}, max |w_loop - w_fit| = {gap:.1e}")
+    assert moved > 100 * STEP_ATOL, "fit left the weights where they started"
+    assert gap <= STEP_ATOL, f"the TensorFlow loop ends {gap:.1e} from fit's weights"
+
+
+@pytest.mark.claim("q17-tensorflow-step-control")
+def test_changing_one_step_of_a_tensorflow_loop_changes_only_that_layer(evidence):
+    """Each step is the user's to change: zeroing the first layer's gradients at one step keeps
+    that layer as it was before the step, while the second layer takes exactly the update the
+    unchanged loop gives it."""
+    tf = tensorflow_or_skip("a training loop written in TensorFlow")
+    start, x, y = step_control_start()
+    step = 5
+    plain = tensorflow_steps(tf, start, x, y)
+    changed = tensorflow_steps(tf, start, x, y, zero_first_layer_at=step)
+    first_moves = largest_difference(plain[step][:2], plain[step - 1][:2])
+    evidence(f"TensorFlow {tf.__version__}, step {step + 1} of {len(plain)}: the unchanged "
+             f"step moves the first layer by up to {first_moves:.1e}; with its gradients "
+             f"zeroed it moves by {largest_difference(changed[step][:2], plain[step - 1][:2])}, "
+             f"the second layer {largest_difference(changed[step][2:], plain[step][2:])} "
+             "from the unchanged step")
+    assert largest_difference(changed[step - 1], plain[step - 1]) == 0
+    assert first_moves > 0
+    assert largest_difference(changed[step][:2], plain[step - 1][:2]) == 0
+    assert largest_difference(changed[step][2:], plain[step][2:]) == 0
 
 
 @pytest.mark.claim("q17-tensorflow-graph-session")
