@@ -396,7 +396,8 @@ def latest(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def report(session: nox.Session) -> None:
     """Merge reports/*.json (and bench, timing, stability where present) into
-    reports/audit.md, audit.html and audit.json."""
+    reports/audit.md, audit.html, audit.json and the annotated seed.md, seed.html; the same in
+    Vietnamese in reports/vi/."""
     session.install("-e", str(ROOT))
     # per-run files are named by environment id; audit.json is the merged output
     args = sorted(str(p) for p in REPORTS.glob("*-*-*.json"))
@@ -408,6 +409,8 @@ def report(session: nox.Session) -> None:
         if (REPORTS / f"{name}.json").exists():
             args += [f"--{name}", str(REPORTS / f"{name}.json")]
     session.run("python", "-m", "claims", "report", *args, *session.posargs)
+    session.run("python", "-m", "claims", "report", *args, "--lang", "vi", "--out",
+                str(REPORTS / "vi"), *session.posargs)
 
 
 @nox.session(python="3.11")
