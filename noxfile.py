@@ -121,8 +121,9 @@ def install_environment(session: nox.Session, env_id: str) -> dict[str, str]:
 
 
 def environment_variables(env_id: str) -> dict[str, str]:
-    """What a process of environment `env_id` runs with."""
-    spec = ENVIRONMENTS[env_id]
+    """What a process of environment `env_id` runs with (a sweep's release too: its backend
+    is the id's last part)."""
+    spec = ENVIRONMENTS.get(env_id) or {"backend": env_id.rsplit("-", 1)[1]}
     return {
         "KERAS_BACKEND": spec["backend"],
         # keep bytecode in the venv: it halves the start-up of TensorFlow
@@ -317,24 +318,29 @@ def bisect_pins(env_id: str, version) -> list[str]:
 UV = [sys.executable, "-m", "uv"]
 
 
-def install_release(python: Path, version, gap) -> bool:
-    """A venv with Keras `version` and its backend; False if no neighbour's pins resolve.
-    A venv made for an earlier claim is reused."""
+def make_venv(python: Path, pins: list[str]) -> bool:
+    """A venv at `python`'s prefix with `pins`, the audit's tools and the project; False if the
+    pins do not resolve. A venv made before (by a bisection or a sweep) is reused."""
     marker = python.parent.parent / ".claims-installed"
     if marker.exists():
         return True
-    for env_id in dict.fromkeys((gap.lower.id, gap.upper.id)):
-        pins = bisect_pins(env_id, version)
-        subprocess.run([*UV, "venv", "-q", "--clear", "-p", "3.11", str(python.parent.parent)],
-                       check=True)
-        extra = torch_source() if any(p.startswith("torch") for p in pins) else []
-        if subprocess.run([*UV, "pip", "install", "-q", "--python", str(python), *pins,
-                           *AUDIT_TOOLS, *extra], capture_output=True).returncode == 0:
-            subprocess.run([*UV, "pip", "install", "-q", "--python", str(python), "--no-deps",
-                            "-e", str(ROOT)], check=True)
-            marker.write_text(" ".join(pins))
-            return True
-    return False
+    subprocess.run([*UV, "venv", "-q", "--clear", "-p", "3.11", str(python.parent.parent)],
+                   check=True)
+    extra = torch_source() if any(p.startswith("torch") for p in pins) else []
+    if subprocess.run([*UV, "pip", "install", "-q", "--python", str(python), *pins, *AUDIT_TOOLS,
+                       *extra], capture_output=True,
+                      env={**os.environ, "UV_COMPILE_BYTECODE": "1"}).returncode:
+        return False
+    subprocess.run([*UV, "pip", "install", "-q", "--python", str(python), "--no-deps", "-e",
+                    str(ROOT)], check=True)
+    marker.write_text(" ".join(pins))
+    return True
+
+
+def install_release(python: Path, version, gap) -> bool:
+    """A venv with Keras `version` and its backend; False if no neighbour's pins resolve."""
+    return any(make_venv(python, bisect_pins(env_id, version))
+               for env_id in dict.fromkeys((gap.lower.id, gap.upper.id)))
 
 
 def audit_release(claim_id: str, version, gap) -> str | None:
@@ -379,6 +385,84 @@ def bisect(session: nox.Session) -> None:
             search.record(claim_id, "; ".join(texts))
 
 
+SWEEP = REPORTS / "sweep"
+
+
+def sweep_jobs() -> int:
+    """Releases audited at once: one per two cores and per 6 GiB of memory (an audit's two
+    workers peak near 3 GiB each)."""
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return max(1, min((os.cpu_count() or 1) // 2, int(memory_gib // 6)))
+
+
+def sweep_release(version, workers: int, again: bool) -> tuple[str, float | None, bool]:
+    """Audit one release into reports/sweep/; (what happened, seconds or None where an earlier
+    run file was kept, whether it is clean: installed, ran, no drift)."""
+    from claims import sweep as plan
+
+    env_id = plan.env_id(version)
+    out = SWEEP / f"{env_id}.json"
+    if out.exists() and not again:
+        run = json.loads(out.read_text())
+        return plan.describe(run), None, not plan.summary(run)["drift"]
+    started = time.perf_counter()
+    python = ROOT / ".nox" / "sweep" / env_id / "bin" / "python"
+    if not make_venv(python, plan.pins(version)):
+        return f"does not install ({' '.join(plan.pins(version))})", None, False
+    out.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [str(python), "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider",
+         "--claims-reports", str(SWEEP), "-n", str(workers), "--dist", "loadfile"],
+        cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, **environment_variables(env_id)})
+    seconds = time.perf_counter() - started
+    if not out.exists():
+        tail = " ".join(proc.stdout.splitlines()[-3:])[-300:]
+        return f"no run file (pytest exit {proc.returncode}): {tail}", seconds, False
+    run = json.loads(out.read_text())
+    return plan.describe(run), seconds, not plan.summary(run)["drift"]
+
+
+@nox.session(python=False, tags=["sweep"])
+def sweep(session: nox.Session) -> None:
+    """`nox -s sweep`: the audit on every Keras release on TensorFlow (claims/sweep.py), into
+    reports/sweep/<env-id>.json; fails where a release drifts from the catalog or does not
+    install. `-- --release 3.4.1 ...` only those; `--jobs N` releases at once (default: by
+    cores and memory); `--again` re-audits releases that already have a run file (without it
+    the sweep resumes where it stopped). Venvs stay in .nox/sweep/ for the next sweep."""
+    import argparse
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from packaging.version import Version
+
+    from claims import bisect as search
+    from claims import sweep as plan
+
+    parser = argparse.ArgumentParser(prog="nox -s sweep --")
+    parser.add_argument("--release", nargs="*", type=Version, default=[])
+    parser.add_argument("--jobs", type=int, default=sweep_jobs())
+    parser.add_argument("--again", action="store_true")
+    args = parser.parse_args(session.posargs)
+    releases = args.release or plan.sweep_releases(search.releases())
+    SWEEP.mkdir(parents=True, exist_ok=True)
+    workers = max(1, (os.cpu_count() or 1) // args.jobs)
+    progress = plan.Progress(total=len(releases), jobs=args.jobs)
+    session.log(f"sweep: {len(releases)} releases, {args.jobs} at a time, {workers} pytest "
+                f"worker(s) each")
+    failed = []
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(sweep_release, v, workers, args.again): v for v in releases}
+        for future in as_completed(futures):
+            env_id = plan.env_id(futures[future])
+            outcome, seconds, clean = future.result()
+            session.log(progress.line(env_id, outcome, seconds))
+            if not clean:
+                failed.append(env_id)
+    if failed:
+        session.error(f"sweep: {len(failed)} of {len(releases)} releases drift or did not run: "
+                      f"{', '.join(sorted(failed))}")
+
+
 @nox.session(python="3.11")
 def latest(session: nox.Session) -> None:
     """The newest Keras release on TensorFlow (`-- --pre`: the newest pre-release) against
@@ -395,7 +479,7 @@ def latest(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def report(session: nox.Session) -> None:
-    """Merge reports/*.json (and bench, timing, stability where present) into
+    """Merge reports/*.json (and bench, timing, stability, the sweep where present) into
     reports/audit.md, audit.html, audit.json and the annotated seed.md, seed.html; the same in
     Vietnamese in reports/vi/."""
     session.install("-e", str(ROOT))
@@ -408,6 +492,9 @@ def report(session: nox.Session) -> None:
     for name in ("timing", "stability"):
         if (REPORTS / f"{name}.json").exists():
             args += [f"--{name}", str(REPORTS / f"{name}.json")]
+    sweep = sorted(str(p) for p in (REPORTS / "sweep").glob("*-*-*.json"))
+    if sweep:
+        args += ["--sweep", *sweep]
     session.run("python", "-m", "claims", "report", *args, *session.posargs)
     session.run("python", "-m", "claims", "report", *args, "--lang", "vi", "--out",
                 str(REPORTS / "vi"), *session.posargs)

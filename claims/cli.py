@@ -12,9 +12,10 @@
     claims coverage [--json]              every sentence of the seed: claim (with its ids),
                                           opinion, context (with a reason) or uncovered
     claims report FILE... [--out DIR] [--lang en|vi] [--bench FILE...] [--timing F]
-                  [--stability F]
+                  [--stability F] [--sweep FILE...]
     claims compare DIR...                 whether runs in DIRs gave the same verdicts
     nox -l --json | claims ci-matrix      the CI job matrix (one job per audit session)
+    claims sweep-matrix                   the sweep's job matrix (one job per Keras release)
     claims mutants [DIR] [--list]         the mutation score of a `nox -s mutants` run
     claims mutants --speed FILE           the audit's time per fault, as ratios to a clean run
     claims envfaults [DIR] [--list]       whether broken environments stayed out of verdicts
@@ -206,7 +207,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         supplements = {name: getattr(args, name) for name in SUPPLEMENTS}
         merged = write_report(args.files, Path(args.out), args.lang, supplements, args.timing,
-                              args.stability)
+                              args.stability, args.sweep)
     except ReportError as exc:
         print(f"claims report: {exc}", file=sys.stderr)
         return 2
@@ -241,6 +242,19 @@ def cmd_ci_matrix(args: argparse.Namespace) -> int:
         matrix = job_matrix(sys.stdin.read(), args.tag)
     except ValueError as exc:
         print(f"claims ci-matrix: {exc}", file=sys.stderr)
+        return 2
+    print(f"matrix={json.dumps(matrix, separators=(',', ':'))}")
+    return 0
+
+
+def cmd_sweep_matrix(args: argparse.Namespace) -> int:
+    from claims.bisect import releases
+    from claims.sweep import release_matrix
+
+    try:
+        matrix = release_matrix(releases())
+    except OSError as exc:  # the registry unreachable
+        print(f"claims sweep-matrix: the Keras releases: {exc}", file=sys.stderr)
         return 2
     print(f"matrix={json.dumps(matrix, separators=(',', ':'))}")
     return 0
@@ -314,6 +328,8 @@ def parser() -> argparse.ArgumentParser:
                        help=f"per-run files of {what}, merged beside the audit")
     r.add_argument("--timing", type=Path, help="timing.json written by the audit runs")
     r.add_argument("--stability", type=Path, help="stability.json of the stability session")
+    r.add_argument("--sweep", nargs="*", default=[], type=Path, metavar="FILE",
+                   help="the sweep session's run files (reports/sweep/): the release timeline")
     r.set_defaults(func=cmd_report)
     c = sub.add_parser("compare", help="whether repeated runs gave the same verdicts")
     c.add_argument("dirs", nargs="+", type=Path)
@@ -334,6 +350,9 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("ci-matrix", help="GitHub job matrix from `nox -l --json` on stdin")
     m.add_argument("--tag", default="audit")
     m.set_defaults(func=cmd_ci_matrix)
+    sm = sub.add_parser("sweep-matrix", help="GitHub job matrix of the sweep: one job per "
+                                             "Keras release")
+    sm.set_defaults(func=cmd_sweep_matrix)
     return p
 
 

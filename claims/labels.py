@@ -39,6 +39,12 @@ LABELS = {
         "n_envs": "{} environments",
         "form_heading": "a heading", "form_code": "a code example",
         "form_question": "the question asked",
+        "timeline": "Verdict by release",
+        "timeline_hint": "Every Keras release the sweep audited on {backend}, oldest first; "
+                         "a row for each claim whose verdict is not the same in every release.",
+        "timeline_same": "Every claim has the same verdict in every release audited.",
+        "timeline_drift": "Releases where a verdict is not the one recorded",
+        "not_run": "not checked",
     },
     "vi": {
         "title": "Kiểm chứng các nhận định về Keras", "counts": "Kết luận theo môi trường",
@@ -74,6 +80,13 @@ LABELS = {
         "n_envs": "{} môi trường",
         "form_heading": "tiêu đề", "form_code": "đoạn mã ví dụ",
         "form_question": "câu hỏi được đặt ra",
+        "timeline": "Kết luận theo từng bản phát hành",
+        "timeline_hint": "Mọi bản phát hành Keras đã được kiểm chứng trên {backend}, từ cũ "
+                         "đến mới; mỗi nhận định có kết luận không giống nhau ở mọi bản là "
+                         "một hàng.",
+        "timeline_same": "Mọi nhận định có cùng kết luận ở mọi bản phát hành đã kiểm chứng.",
+        "timeline_drift": "Các bản có kết luận khác với kết luận đã ghi",
+        "not_run": "chưa kiểm chứng",
     },
 }
 
@@ -255,6 +268,14 @@ def timing_rows(timing: dict) -> list[list[str]]:
 
 def timing_headers(t: dict) -> list[str]:
     return [t["environment"], t["wall_s"], t["tests"], t["peak_rss"], t["by_file"], t["slowest"]]
+
+
+def release_ranges(row: dict, t: dict) -> str:
+    """A timeline row as text: `holds 3.0.0 to 3.7.0; refuted 3.8.0 to 3.15.1`."""
+    return "; ".join(
+        f"{t[r['verdict']] if r['verdict'] else t['not_run']} {r['first']}"
+        + (f" {t['up_to']} {r['last']}" if r["last"] != r["first"] else "")
+        for r in row["ranges"])
 
 
 def stability(st: dict, t: dict) -> str:

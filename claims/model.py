@@ -234,12 +234,43 @@ def _ordered_environments(runs: list[dict]) -> list[dict]:
         e["id"].split("-")[0] != "keras", [-p for p in version(e).release], e["backend"]))
 
 
+def timeline(runs: list[dict]) -> dict:
+    """The sweep's runs (one a release, one backend) as a timeline: per claim whose verdict is
+    not the same in every release, the verdict of each release and its ranges, oldest first."""
+    runs = sorted(runs, key=lambda r: Version(r["environment"]["keras"]))
+    releases = [r["environment"]["keras"] for r in runs]
+    by_claim: dict[str, list[dict | None]] = {}
+    for i, run in enumerate(runs):
+        for c in run["claims"]:
+            by_claim.setdefault(c["id"], [None] * len(runs))[i] = c
+    rows = []
+    for claim_id, cells in sorted(by_claim.items()):
+        verdicts = [c["verdict"] if c else None for c in cells]
+        if len({v for v in verdicts if v}) < 2:
+            continue
+        ranges: list[dict] = []
+        for release, verdict in zip(releases, verdicts, strict=True):
+            if ranges and ranges[-1]["verdict"] == verdict:
+                ranges[-1]["last"] = release
+            else:
+                ranges.append({"verdict": verdict, "first": release, "last": release})
+        rows.append({"claim": claim_id, "verdicts": verdicts, "ranges": ranges,
+                     "drift": [r for r, c in zip(releases, cells, strict=True)
+                               if c and c["drift"]]})
+    drift = sorted({(c["id"], run["environment"]["keras"]) for run in runs
+                    for c in run["claims"] if c["drift"]}, key=lambda d: (d[0], Version(d[1])))
+    backends = sorted({r["environment"]["backend"] for r in runs})
+    return {"backend": ", ".join(backends), "releases": releases, "claims": rows,
+            "drift": [{"claim": c, "release": r} for c, r in drift]}
+
+
 def merge(paths: list[Path], supplements: dict[str, list[Path]] | None = None,
-          timing: Path | None = None, stability: Path | None = None) -> dict:
+          timing: Path | None = None, stability: Path | None = None,
+          sweep: list[Path] | None = None) -> dict:
     """The report's model: environments (ordered) and, per claim, the verdict in each, with
     the summaries every rendering shows. Supplementary runs (SUPPLEMENTS: name -> per-run
     files) join the columns of their environments; timing.json and stability.json, when
-    given, are carried as they are."""
+    given, are carried as they are; the sweep's run files become the release timeline."""
     if not paths:
         raise ReportError("no report files given (run the audit first: nox -s audit)")
     sources = [("audit", load_runs(paths))] + [
@@ -258,6 +289,8 @@ def merge(paths: list[Path], supplements: dict[str, list[Path]] | None = None,
         "measured": measurement_tables(claims),
         "cross": cross_tables(claims, environments),
     }
+    if sweep:
+        model["timeline"] = timeline(load_runs(sweep))
     for key, path in (("timing", timing), ("stability", stability)):
         extra = load_extra(path, key)
         if extra is not None:

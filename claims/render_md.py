@@ -105,11 +105,26 @@ def _claim(c: dict, envs: list[str], t: dict, lang: str) -> list[str]:
     return lines
 
 
+def _timeline(model: dict, t: dict) -> list[str]:
+    tl = model.get("timeline")
+    if not tl:
+        return []
+    lines = ["", f"## {t['timeline']}", "", t["timeline_hint"].format(backend=tl["backend"]),
+             f"({len(tl['releases'])}: {tl['releases'][0]} … {tl['releases'][-1]})", ""]
+    lines += [f"- {row['claim']}: {labels.release_ranges(row, t)}" for row in tl["claims"]]
+    if not tl["claims"]:
+        lines.append(t["timeline_same"])
+    if tl["drift"]:
+        lines += ["", f"**{t['timeline_drift']}:** " + ", ".join(
+            f"{d['claim']} ({d['release']})" for d in tl["drift"])]
+    return lines
+
+
 def render_markdown(model: dict, lang: str = "en") -> str:
     t = LABELS[lang]
     envs = [e["id"] for e in model["environments"]]
     lines = [f"# {t['title']}", "", *_scorecard(model, t, lang), *_counts(model, t)]
-    lines += _timing(model, t) + _depends_and_drift(model, t, lang)
+    lines += _timing(model, t) + _depends_and_drift(model, t, lang) + _timeline(model, t)
     lines += _measured(model, t) + _cross(model) + _matrix(model, t)
     for c in model["claims"]:
         lines += _claim(c, envs, t, lang)

@@ -1,0 +1,105 @@
+"""The sweep over every Keras release: which releases and pins, its progress line, and the
+report's release timeline built from its runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from packaging.version import Version
+
+from claims import report, sweep
+from claims.cli import main
+from claims.labels import LABELS
+from selftests.conftest import make_run
+
+RELEASES = [Version(v) for v in ("2.11.0", "2.12.0", "2.15.0", "3.0.0", "3.7.0", "3.8.0",
+                                 "3.15.1")]
+
+
+def test_the_sweep_starts_at_the_first_keras_on_python_3_11():
+    assert sweep.sweep_releases(reversed(RELEASES)) == RELEASES[1:]
+
+
+def test_keras_2_comes_with_tensorflow_of_its_minor_version():
+    assert sweep.pins(Version("2.13.1"))[:2] == ["tensorflow-cpu==2.13.*", "keras==2.13.1"]
+
+
+def test_keras_3_leaves_tensorflow_to_the_resolver():
+    assert sweep.pins(Version("3.4.1")) == ["keras==3.4.1", "tensorflow-cpu"]
+
+
+def test_progress_says_release_n_of_n_elapsed_and_an_estimate():
+    progress = sweep.Progress(total=3, jobs=1, started=0.0)
+    first = progress.line("keras-3.0.0-tensorflow", "60 holds; no drift", seconds=90)
+    assert first.startswith("[1/3] keras-3.0.0-tensorflow in 1:30: 60 holds; no drift")
+    assert "about 3:00 left" in first
+    resumed = progress.line("keras-3.7.0-tensorflow", "kept", seconds=None)
+    assert "(resumed)" in resumed and "about 1:30 left" in resumed
+
+
+def test_describe_names_the_drifting_claims():
+    run = make_run("keras-3.8.0-tensorflow", {"q1-a": "holds", "q2-b": "refuted"},
+                   drift={"q2-b"})
+    assert sweep.describe(run) == "1 holds, 1 refuted; DRIFT: q2-b"
+
+
+def sweep_runs(tmp_path) -> list:
+    """Four releases: q18-a changes at 3.8.0, q25-b never does, q1-c drifts in 3.7.0."""
+    verdicts = {"3.0.0": "holds", "3.7.0": "holds", "3.8.0": "refuted", "3.15.1": "refuted"}
+    paths = []
+    for release, verdict in verdicts.items():
+        run = make_run(f"keras-{release}-tensorflow",
+                       {"q18-a": verdict, "q25-b": "holds", "q1-c": "refuted"},
+                       drift={"q1-c"} if release == "3.7.0" else ())
+        path = tmp_path / "sweep" / f"keras-{release}-tensorflow.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(run))
+        paths.append(path)
+    return paths[::-1]
+
+
+@pytest.fixture
+def timeline_model(run_files, tmp_path) -> dict:
+    audit = run_files(make_run("keras-3.15.1-tensorflow", {"q18-a": "refuted"}))
+    return report.merge(audit, sweep=sweep_runs(tmp_path))
+
+
+def test_the_timeline_has_a_row_only_for_claims_that_change(timeline_model):
+    timeline = timeline_model["timeline"]
+    assert timeline["releases"] == ["3.0.0", "3.7.0", "3.8.0", "3.15.1"]
+    (row,) = timeline["claims"]
+    assert row["claim"] == "q18-a"
+    assert row["verdicts"] == ["holds", "holds", "refuted", "refuted"]
+    assert row["ranges"] == [{"verdict": "holds", "first": "3.0.0", "last": "3.7.0"},
+                             {"verdict": "refuted", "first": "3.8.0", "last": "3.15.1"}]
+
+
+def test_the_timeline_lists_the_sweeps_drift(timeline_model):
+    assert timeline_model["timeline"]["drift"] == [{"claim": "q1-c", "release": "3.7.0"}]
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_markdown_gives_the_ranges_and_html_a_strip(timeline_model, lang):
+    t = LABELS[lang]
+    markdown = report.render_markdown(timeline_model, lang)
+    assert f"## {t['timeline']}" in markdown
+    assert f"- q18-a: {t['holds']} 3.0.0 {t['up_to']} 3.7.0; {t['refuted']} 3.8.0 {t['up_to']} " \
+           "3.15.1" in markdown
+    page = report.render_html(timeline_model, lang)
+    assert page.count("class='strip ") == 4
+    assert "title='3.8.0: " in page
+
+
+def test_without_a_sweep_the_report_has_no_timeline(run_files):
+    model = report.merge(run_files(make_run("keras-3.15.1-tensorflow", {"q18-a": "holds"})))
+    assert "timeline" not in model
+    assert LABELS["en"]["timeline"] not in report.render_markdown(model)
+
+
+def test_sweep_matrix_prints_one_job_per_release(monkeypatch, capsys):
+    monkeypatch.setattr("claims.bisect.releases", lambda: RELEASES)
+    assert main(["sweep-matrix"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("matrix=")
+    assert json.loads(out.removeprefix("matrix="))["release"] == [str(v) for v in RELEASES[1:]]
