@@ -40,7 +40,7 @@ LABELS = {
         "form_heading": "a heading", "form_code": "a code example",
         "form_question": "the question asked",
         "timeline": "Verdict by release",
-        "timeline_hint": "Every Keras release the sweep audited on {backend}, oldest first; "
+        "timeline_hint": "Every Keras release the sweep audited on {}, oldest first; "
                          "a row for each claim whose verdict is not the same in every release.",
         "timeline_same": "Every claim has the same verdict in every release audited.",
         "timeline_drift": "Releases where a verdict is not the one recorded",
@@ -81,7 +81,7 @@ LABELS = {
         "form_heading": "tiêu đề", "form_code": "đoạn mã ví dụ",
         "form_question": "câu hỏi được đặt ra",
         "timeline": "Kết luận theo từng bản phát hành",
-        "timeline_hint": "Mọi bản phát hành Keras đã được kiểm chứng trên {backend}, từ cũ "
+        "timeline_hint": "Mọi bản phát hành Keras đã được kiểm chứng trên {}, từ cũ "
                          "đến mới; mỗi nhận định có kết luận không giống nhau ở mọi bản là "
                          "một hàng.",
         "timeline_same": "Mọi nhận định có cùng kết luận ở mọi bản phát hành đã kiểm chứng.",
@@ -271,9 +271,11 @@ def timing_headers(t: dict) -> list[str]:
 
 
 def release_ranges(row: dict, t: dict) -> str:
-    """A timeline row as text: `holds 3.0.0 to 3.7.0; refuted 3.8.0 to 3.15.1`."""
+    """A timeline row as text: `holds 3.0.0 up to 3.7.0; refuted 3.8.0 up to 3.15.1` (a claim's
+    verdicts, translated) or `vulnerable 3.0.0 up to 3.12.2; safe 3.12.3 up to 3.15.1` (a table
+    row's cells, as measured)."""
     return "; ".join(
-        f"{t[r['verdict']] if r['verdict'] else t['not_run']} {r['first']}"
+        f"{(t[r['shown']] if r['shown'] in t else r['shown']) or t['not_run']} {r['first']}"
         + (f" {t['up_to']} {r['last']}" if r["last"] != r["first"] else "")
         for r in row["ranges"])
 

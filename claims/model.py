@@ -235,33 +235,51 @@ def _ordered_environments(runs: list[dict]) -> list[dict]:
 
 
 def timeline(runs: list[dict]) -> dict:
-    """The sweep's runs (one a release, one backend) as a timeline: per claim whose verdict is
-    not the same in every release, the verdict of each release and its ranges, oldest first."""
+    """The sweep's runs (one a release, one backend) as a timeline, oldest first: per claim whose
+    verdict is not the same in every release, its verdict in each and the ranges; per row of a
+    measured table (the security table's advisories) whose cell changes, the ranges, which give
+    each advisory's first safe release."""
     runs = sorted(runs, key=lambda r: Version(r["environment"]["keras"]))
     releases = [r["environment"]["keras"] for r in runs]
     by_claim: dict[str, list[dict | None]] = {}
+    by_row: dict[tuple[str, str], list[dict | None]] = {}
     for i, run in enumerate(runs):
         for c in run["claims"]:
             by_claim.setdefault(c["id"], [None] * len(runs))[i] = c
+            for m in c.get("measurements", []):
+                if "table" in m:
+                    by_row.setdefault((str(m["table"]), str(m["row"])), [None] * len(runs))[i] = m
     rows = []
     for claim_id, cells in sorted(by_claim.items()):
         verdicts = [c["verdict"] if c else None for c in cells]
-        if len({v for v in verdicts if v}) < 2:
-            continue
-        ranges: list[dict] = []
-        for release, verdict in zip(releases, verdicts, strict=True):
-            if ranges and ranges[-1]["verdict"] == verdict:
-                ranges[-1]["last"] = release
-            else:
-                ranges.append({"verdict": verdict, "first": release, "last": release})
-        rows.append({"claim": claim_id, "verdicts": verdicts, "ranges": ranges,
-                     "drift": [r for r, c in zip(releases, cells, strict=True)
-                               if c and c["drift"]]})
+        if len({v for v in verdicts if v}) > 1:
+            rows.append({"claim": claim_id, "verdicts": verdicts,
+                         "ranges": _ranges(releases, verdicts, verdicts),
+                         "drift": [r for r, c in zip(releases, cells, strict=True)
+                                   if c and c["drift"]]})
+    table_rows = []
+    for (title, row), cells in sorted(by_row.items()):
+        shown = [str(m["cell"]) if m else None for m in cells]
+        if len({v for v in shown if v}) > 1:
+            verdicts = [m.get("verdict") if m else None for m in cells]
+            table_rows.append({"table": title, "row": row,
+                               "ranges": _ranges(releases, shown, verdicts)})
     drift = sorted({(c["id"], run["environment"]["keras"]) for run in runs
                     for c in run["claims"] if c["drift"]}, key=lambda d: (d[0], Version(d[1])))
     backends = sorted({r["environment"]["backend"] for r in runs})
     return {"backend": ", ".join(backends), "releases": releases, "claims": rows,
-            "drift": [{"claim": c, "release": r} for c, r in drift]}
+            "rows": table_rows, "drift": [{"claim": c, "release": r} for c, r in drift]}
+
+
+def _ranges(releases: list[str], shown: list, verdicts: list) -> list[dict]:
+    """Consecutive releases showing the same value: [{shown, verdict, first, last}]."""
+    ranges: list[dict] = []
+    for release, value, verdict in zip(releases, shown, verdicts, strict=True):
+        if ranges and ranges[-1]["shown"] == value:
+            ranges[-1]["last"] = release
+        else:
+            ranges.append({"shown": value, "verdict": verdict, "first": release, "last": release})
+    return ranges
 
 
 def merge(paths: list[Path], supplements: dict[str, list[Path]] | None = None,

@@ -109,11 +109,15 @@ def _timeline(model: dict, t: dict) -> list[str]:
     tl = model.get("timeline")
     if not tl:
         return []
-    lines = ["", f"## {t['timeline']}", "", t["timeline_hint"].format(backend=tl["backend"]),
+    lines = ["", f"## {t['timeline']}", "", t["timeline_hint"].format(tl["backend"]),
              f"({len(tl['releases'])}: {tl['releases'][0]} … {tl['releases'][-1]})", ""]
     lines += [f"- {row['claim']}: {labels.release_ranges(row, t)}" for row in tl["claims"]]
     if not tl["claims"]:
         lines.append(t["timeline_same"])
+    for title in dict.fromkeys(r["table"] for r in tl["rows"]):
+        lines += ["", f"### {title}", ""]
+        lines += [f"- {r['row']}: {labels.release_ranges(r, t)}"
+                  for r in tl["rows"] if r["table"] == title]
     if tl["drift"]:
         lines += ["", f"**{t['timeline_drift']}:** " + ", ".join(
             f"{d['claim']} ({d['release']})" for d in tl["drift"])]

@@ -52,6 +52,10 @@ def sweep_runs(tmp_path) -> list:
         run = make_run(f"keras-{release}-tensorflow",
                        {"q18-a": verdict, "q25-b": "holds", "q1-c": "refuted"},
                        drift={"q1-c"} if release == "3.7.0" else ())
+        fixed = Version(release) >= Version("3.8")
+        run["claims"][2]["measurements"] = [
+            {"table": "Security", "row": "CVE-1", "cell": "safe" if fixed else "vulnerable",
+             "verdict": "holds" if fixed else "refuted"}]
         path = tmp_path / "sweep" / f"keras-{release}-tensorflow.json"
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(run))
@@ -71,8 +75,15 @@ def test_the_timeline_has_a_row_only_for_claims_that_change(timeline_model):
     (row,) = timeline["claims"]
     assert row["claim"] == "q18-a"
     assert row["verdicts"] == ["holds", "holds", "refuted", "refuted"]
-    assert row["ranges"] == [{"verdict": "holds", "first": "3.0.0", "last": "3.7.0"},
-                             {"verdict": "refuted", "first": "3.8.0", "last": "3.15.1"}]
+    assert [(r["verdict"], r["first"], r["last"]) for r in row["ranges"]] == [
+        ("holds", "3.0.0", "3.7.0"), ("refuted", "3.8.0", "3.15.1")]
+
+
+def test_a_table_row_whose_cell_changes_gives_its_first_safe_release(timeline_model):
+    (row,) = timeline_model["timeline"]["rows"]
+    assert (row["table"], row["row"]) == ("Security", "CVE-1")
+    assert [(r["shown"], r["first"], r["last"]) for r in row["ranges"]] == [
+        ("vulnerable", "3.0.0", "3.7.0"), ("safe", "3.8.0", "3.15.1")]
 
 
 def test_the_timeline_lists_the_sweeps_drift(timeline_model):
@@ -86,6 +97,7 @@ def test_markdown_gives_the_ranges_and_html_a_strip(timeline_model, lang):
     assert f"## {t['timeline']}" in markdown
     assert f"- q18-a: {t['holds']} 3.0.0 {t['up_to']} 3.7.0; {t['refuted']} 3.8.0 {t['up_to']} " \
            "3.15.1" in markdown
+    assert "- CVE-1: vulnerable 3.0.0" in markdown
     page = report.render_html(timeline_model, lang)
     assert page.count("class='strip ") == 4
     assert "title='3.8.0: " in page
