@@ -65,6 +65,9 @@ ENVIRONMENTS: dict[str, dict] = {
     "keras-3.15.1-openvino": dict(
         pins=["keras==3.15.1", "openvino==2026.4.1", "scipy"], tags=["keras3", "newest"],
     ),
+    # format='grain' for the dataset utilities (q20) came with 3.14.0
+    "keras-3.14.0-tensorflow": dict(pins=["keras==3.14.0", "tensorflow-cpu==2.21.0"],
+                                    tags=["keras3"]),
     # fixes the 2025 security advisories, not those of 2026 (tests/test_a_security.py)
     "keras-3.13.1-tensorflow": dict(pins=["keras==3.13.1", "tensorflow-cpu==2.21.0"],
                                     tags=["keras3"]),

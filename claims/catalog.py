@@ -35,6 +35,8 @@ class Environment:
     package: str
     keras: str
     backend: str
+    # the interpreter's version where known (a run's, not an id's): a rule may depend on it
+    python: str = field(default="", compare=False)
 
     @property
     def id(self) -> str:
@@ -64,11 +66,14 @@ class Rule:
     backends: tuple[str, ...] = ()
     package: str | None = None
     note: str = ""
+    python: SpecifierSet | None = None
 
     def matches(self, env: Environment) -> bool:
         if self.package and self.package != env.package:
             return False
         if self.backends and env.backend not in self.backends:
+            return False
+        if self.python is not None and not (env.python and self.python.contains(env.python)):
             return False
         return self.keras is None or self.keras.contains(Version(env.keras), prereleases=True)
 
@@ -80,6 +85,8 @@ class Rule:
             out["backend"] = list(self.backends)
         if self.package:
             out["package"] = self.package
+        if self.python is not None:
+            out["python"] = str(self.python)
         if self.note:
             out["note"] = self.note
         return out
@@ -186,16 +193,18 @@ def _description(rest: list) -> str | None:
 
 
 def _rule(raw: dict, source: str, cid: str, index: int) -> Rule:
-    spec = None
-    if "keras" in raw:
-        try:
-            spec = SpecifierSet(raw["keras"])
-        except InvalidSpecifier:
-            raise _fail(source, cid, f"expected[{index}].keras",
-                        f"not a PEP 440 specifier: {raw['keras']!r}") from None
+    specs = {}
+    for key in ("keras", "python"):
+        if key in raw:
+            try:
+                specs[key] = SpecifierSet(raw[key])
+            except InvalidSpecifier:
+                raise _fail(source, cid, f"expected[{index}].{key}",
+                            f"not a PEP 440 specifier: {raw[key]!r}") from None
     backends = raw.get("backend", [])
     backends = [backends] if isinstance(backends, str) else backends
-    return Rule(raw["verdict"], spec, tuple(backends), raw.get("package"), raw.get("note", ""))
+    return Rule(raw["verdict"], specs.get("keras"), tuple(backends), raw.get("package"),
+                raw.get("note", ""), specs.get("python"))
 
 
 def _claim(entry: dict, source: str) -> Claim:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import platform
 from importlib import metadata
 from pathlib import Path
 
@@ -44,11 +45,12 @@ def detect() -> Environment:
     """
     if os.environ.get("CLAIMS_ENV_ID"):
         return Environment.parse(os.environ["CLAIMS_ENV_ID"])
+    python = platform.python_version()
     if legacy_keras():
-        return Environment("tf_keras", metadata.version("tf-keras"), "tensorflow")
+        return Environment("tf_keras", metadata.version("tf-keras"), "tensorflow", python)
     version = metadata.version("keras")
     backend = _configured_backend() if Version(version).major >= 3 else "tensorflow"
-    return Environment("keras", version, backend)
+    return Environment("keras", version, backend, python)
 
 
 def installed_packages() -> dict[str, str]:

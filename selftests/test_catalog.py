@@ -115,6 +115,17 @@ def test_no_matching_rule_means_no_recorded_verdict(tmp_path):
     assert claims["q19-x"].expected_verdict(Environment.parse("keras-3.1.0-torch")) is None
 
 
+@pytest.mark.parametrize("python, expected", [("3.11.7", "refuted"), ("3.11.13", "holds"),
+                                               ("", "holds")])
+def test_a_rule_may_depend_on_the_python_version(tmp_path, python, expected):
+    """A run knows its interpreter; an environment parsed from its id alone does not, and no
+    Python rule matches it."""
+    claims = load_h(tmp_path, GOOD + """correction = "c"
+expected = [{ verdict = "refuted", python = "<3.11.13" }, { verdict = "holds" }]""")
+    env = Environment("keras", "3.15.1", "tensorflow", python)
+    assert claims["q19-x"].expected_verdict(env) == expected
+
+
 def test_environment_ids_round_trip():
     env = Environment.parse("tf_keras-2.21.0-tensorflow")
     assert (env.package, env.keras, env.backend, env.id) == (
