@@ -401,12 +401,14 @@ def sweep_jobs() -> int:
 def sweep_release(version, workers: int, again: bool) -> tuple[str, float | None, bool]:
     """Audit one release into reports/sweep/; (what happened, seconds or None where an earlier
     run file was kept, whether it is clean: installed, ran, no drift)."""
+    from claims import catalog
     from claims import sweep as plan
 
     env_id = plan.env_id(version)
     out = SWEEP / f"{env_id}.json"
     if out.exists() and not again:
-        run = json.loads(out.read_text())
+        run = plan.rejudge(json.loads(out.read_text()), catalog.load())
+        out.write_text(json.dumps(run, indent=1) + "\n")
         return plan.describe(run), None, not plan.summary(run)["drift"]
     started = time.perf_counter()
     python = ROOT / ".nox" / "sweep" / env_id / "bin" / "python"

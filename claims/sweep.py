@@ -18,6 +18,9 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from claims.catalog import Environment
+from claims.verdicts import is_drift
+
 FIRST = Version("2.12")  # TensorFlow 2.12 has the first wheels for Python 3.11
 
 
@@ -37,6 +40,21 @@ def pins(version: Version) -> list[str]:
     if version.major < 3:
         return [f"tensorflow-cpu=={version.major}.{version.minor}.*", f"keras=={version}", "scipy"]
     return [f"keras=={version}", "tensorflow-cpu"]
+
+
+def rejudge(run: dict, claims: dict) -> dict:
+    """A kept run file judged against the catalog as it is now (`claims`: id -> Claim): the
+    verdicts are what ran; the recorded ones, and so the drift, follow corrected rules without
+    re-running the release. A failed correction stays drift."""
+    e = run["environment"]
+    env = Environment(e["id"].rsplit("-", 2)[0], e["keras"], e["backend"], e.get("python", ""))
+    for entry in run["claims"]:
+        claim = claims.get(entry["id"])
+        if claim is not None:
+            entry["expected"] = claim.expected_verdict(env)
+            entry["drift"] = (is_drift(entry["verdict"], entry["expected"])
+                              or "correction_drift" in entry)
+    return run
 
 
 def summary(run: dict) -> dict:

@@ -8,10 +8,20 @@ import json
 import pytest
 from packaging.version import Version
 
-from claims import report, sweep
+from claims import catalog, report, sweep
 from claims.cli import main
 from claims.labels import LABELS
-from selftests.conftest import make_run
+from selftests.conftest import make_run, write_catalog
+
+H_CLAIM = """[[claim]]
+id = "q19-x"
+questions = [19]
+section = "H"
+quote = "q"
+statement = "s."
+correction = "c"
+expected = [{ verdict = "refuted", python = "<3.11.13" }, { verdict = "holds" }]
+"""
 
 RELEASES = [Version(v) for v in ("2.11.0", "2.12.0", "2.15.0", "3.0.0", "3.7.0", "3.8.0",
                                  "3.15.1")]
@@ -42,6 +52,16 @@ def test_describe_names_the_drifting_claims():
     run = make_run("keras-3.8.0-tensorflow", {"q1-a": "holds", "q2-b": "refuted"},
                    drift={"q2-b"})
     assert sweep.describe(run) == "1 holds, 1 refuted; DRIFT: q2-b"
+
+
+def test_a_kept_run_is_judged_against_the_catalog_as_it_is_now(tmp_path):
+    claims = catalog.load(write_catalog(tmp_path, {"H.toml": H_CLAIM}))
+    run = make_run("keras-3.7.0-tensorflow", {"q19-x": "refuted"})
+    run["environment"]["python"] = "3.11.7"
+    assert sweep.rejudge(run, claims)["claims"][0]["drift"] is False  # python < 3.11.13
+    run["environment"]["python"] = "3.11.14"
+    assert sweep.rejudge(run, claims)["claims"][0]["expected"] == "holds"
+    assert sweep.rejudge(run, claims)["claims"][0]["drift"] is True
 
 
 def sweep_runs(tmp_path) -> list:
