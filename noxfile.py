@@ -42,22 +42,26 @@ AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy", "pydo
 # environment, 2 cores, `import keras` 3.8 s, same verdicts).
 AUDIT_WORKERS = ["-n", "2", "--dist", "loadfile"]
 TORCH = "torch==2.13.0+cpu"
+LITERT = "ai-edge-litert==2.3.0"
 KERAS_HUB_DEPS = ["absl-py", "regex", "rich", "kagglehub", "kagglesdk==0.1.28", "sentencepiece",
                   "tokenizers"]
 
 # id -> what to install, the backend, and the tags that select it (`nox -t TAG`).
 # Ids are what the plugin derives from the installed packages, so reports match sessions.
 ENVIRONMENTS: dict[str, dict] = {
+    # ai-edge-litert: LiteRT's interpreter, which TensorFlow 2.21's tf.lite.Interpreter points to
     "keras-3.15.1-tensorflow": dict(
-        pins=["keras==3.15.1", "tensorflow-cpu==2.21.0"], tags=["keras3", "newest"],
+        pins=["keras==3.15.1", "tensorflow-cpu==2.21.0", LITERT], tags=["keras3", "newest"],
     ),
     # KerasHub (Llama) without its tensorflow-text dependency, which pulls the full tensorflow
     "keras-3.15.1-jax": dict(
-        pins=["keras==3.15.1", "jax[cpu]==0.10.2", "tensorflow-cpu==2.21.0", *KERAS_HUB_DEPS],
+        pins=["keras==3.15.1", "jax[cpu]==0.10.2", "tensorflow-cpu==2.21.0", LITERT,
+              *KERAS_HUB_DEPS],
         no_deps=["keras-hub==0.32.0"], tags=["keras3", "newest"],
     ),
     "keras-3.15.1-torch": dict(
-        pins=["keras==3.15.1", TORCH, "tensorflow-cpu==2.21.0"], tags=["keras3", "newest"],
+        pins=["keras==3.15.1", TORCH, "tensorflow-cpu==2.21.0", LITERT],
+        tags=["keras3", "newest"],
     ),
     "keras-3.15.1-numpy": dict(
         pins=["keras==3.15.1", "jax[cpu]==0.10.2", "scipy"], tags=["keras3", "newest"],

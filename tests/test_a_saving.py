@@ -3,10 +3,15 @@ TF-Serving and TFLite (question 1)."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.version import Version
 
 from tests.checks import (
     GRAPH,
@@ -243,11 +248,73 @@ def test_yaml_is_gone_and_json_replaces_it(keras, tiny, environment):
     assert not config_diff(tiny.get_config(), rebuilt.get_config())
 
 
+# What model.export (the SavedModel, its default format in every release) raises where it cannot
+# export: (backend, first release, last release) -> (exception class, a phrase of its message),
+# each row observed (torch 2.13, TensorFlow 2.21, no torch-xla: no torch-xla release loads with
+# torch 2.10 or later).
+SAVEDMODEL_REFUSALS = [
+    # 3.14 builds torch.export dynamic_shapes that torch.export rejects (keras-team/keras#22041)
+    ("torch", "3.14", None, "UserError", "dynamic_shapes"),
+    # before, the torch route goes straight to torch_xla (observed in 3.13.1)
+    ("torch", "3.8", "3.13.99", "ImportError", "torch_xla"),
+    ("numpy", "3.14", None, "AttributeError", "track_and_add_endpoint"),
+    ("openvino", "3.14", None, "AttributeError", "track_and_add_endpoint"),
+]
+
+
+def recorded_refusal(environment) -> tuple[str, str] | None:
+    """The failure the correction records for model.export's SavedModel here (None: it works)."""
+    version = environment.version
+    for backend, first, last, error, phrase in SAVEDMODEL_REFUSALS:
+        if (environment.major >= 3 and backend == environment.backend
+                and version >= Version(first) and (last is None or version <= Version(last))):
+            return error, phrase
+    return None
+
+
+def expected_litert(environment) -> str:
+    """What model.export('m.tflite', format='litert') does here, per the correction:
+    'runs', 'absent' (no such format), 'ignored' (writes a SavedModel under that name),
+    'refused' (Keras refuses the backend) or 'needs litert-torch'."""
+    version, backend = environment.version, environment.backend
+    if environment.major < 3 or Version("3.8") <= version < Version("3.13"):
+        return "absent"  # Keras 2: no `format` argument; 3.8-3.12: "Unrecognized format"
+    if version < Version("3.8"):
+        return "ignored"  # 3.0-3.7 take `format` and ignore it
+    if backend == "tensorflow":
+        return "runs"
+    if backend == "torch" and version >= Version("3.15"):
+        return "runs" if importlib.util.find_spec("litert_torch") else "needs litert-torch"
+    return "refused"  # 3.13-3.14: every backend but TensorFlow; 3.15+: JAX, NumPy, OpenVINO
+
+
+def litert_outcome(model, path) -> tuple[str, str]:
+    """Runs model.export(path, format='litert'): (what happened, the exception text)."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints where it saved the artifact
+            model.export(str(path), format="litert")
+    except MemoryError:
+        raise
+    except Exception as exc:  # recorded, then judged by the tests
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
+        if isinstance(exc, TypeError) and "format" in str(exc):
+            return "absent", text
+        if "Unrecognized format" in str(exc):
+            return "absent", text
+        if "litert-torch" in str(exc) or "litert_torch" in str(exc):
+            return "needs litert-torch", text
+        if "LiteRT export requires" in str(exc):
+            return "refused", text
+        return "failed", text
+    return ("ignored" if path.is_dir() else "runs"), ""
+
+
 @pytest.fixture(scope="module")
 def deployed(keras, tmp_path_factory):
-    """Export a small CNN with model.export, then serve it and run it in TFLite in a child
-    process that cannot import Keras. Returns what happened; the tests judge it."""
-    tensorflow_or_skip("serving with TF-Serving and converting to TFLite")
+    """Export a small CNN with model.export (a SavedModel) and with model.export(format='litert')
+    where this Keras has it, then serve the SavedModel, convert it to TFLite and run both TFLite
+    models in tf.lite and in ai_edge_litert, in a child process that cannot import Keras.
+    Returns what happened; the tests judge it."""
     root = tmp_path_factory.mktemp("deploy")
     model = keras.Sequential([
         keras.Input(shape=(6, 6, 2)),
@@ -258,24 +325,34 @@ def deployed(keras, tmp_path_factory):
     model.compile(optimizer="adam", loss="mse")  # as users export the model they trained
     x = random_array((3, 6, 6, 2), seed=3)
     result = {"expected": to_numpy(keras, model(x)), "dir": root, "export_error": None,
-              "model": model, "x": x}
+              "model": model, "x": x, "proc": None}
     try:
         model.export(str(root / "exported"))
-    except ENVIRONMENT_FAILURES:
+    except ImportError as exc:
+        if "torch_xla" not in str(exc):  # the JAX backend converts through TensorFlow
+            tensorflow_or_skip("exporting a SavedModel")
+            raise
+        # torch 3.8-3.13 converts through torch-xla, whose builds pair with torch 2.9 at most:
+        # a refusal every user of a newer torch meets, recorded like the others
+        result["export_error"] = f"model.export raised ImportError: {exc}"[:400]
+    except MemoryError:
         raise
     except Exception as exc:  # recorded, then judged by the tests
         result["export_error"] = f"model.export raised {type(exc).__name__}: {exc}"[:400]
-        return result
-    np.save(root / "x.npy", x)
-    result["proc"] = run_child("serve_and_lite", str(root / "exported"), str(root / "x.npy"),
-                               str(root), block_keras=True)
+    result["litert"], result["litert_error"] = litert_outcome(model, root / "model.tflite")
+    exported = "-" if result["export_error"] else str(root / "exported")
+    tflite = [str(root / "model.tflite")] if result["litert"] == "runs" else []
+    if exported != "-" or tflite:  # where both exports fail, the refusals are the verdict
+        tensorflow_or_skip("serving with TF-Serving and running TFLite")
+        np.save(root / "x.npy", x)
+        result["proc"] = run_child("serve_and_lite", exported, str(root / "x.npy"), str(root),
+                                   *tflite, block_keras=True)
     return result
 
 
-def deployed_output(deployed, name: str) -> np.ndarray:
-    """What the serving or TFLite step computed: an AssertionError where the model could not be
-    exported or the runtime refuses it, a RuntimeError where the step could not run here."""
-    assert deployed["export_error"] is None, deployed["export_error"]
+def step_output(deployed, name: str) -> np.ndarray:
+    """What one step of the Keras-free child computed: an AssertionError where the runtime
+    refuses the model, a RuntimeError where the step could not run here."""
     root = deployed["dir"]
     if (root / f"{name}.npy").exists():
         return np.load(root / f"{name}.npy")
@@ -289,6 +366,34 @@ def deployed_output(deployed, name: str) -> np.ndarray:
                        f"{stderr_tail(proc)}")
 
 
+def deployed_output(deployed, name: str) -> np.ndarray:
+    """A step on the exported SavedModel: an AssertionError where it could not be exported."""
+    assert deployed["export_error"] is None, deployed["export_error"]
+    return step_output(deployed, name)
+
+
+def note(deployed, name: str) -> str:
+    path = deployed["dir"] / f"{name}.note"
+    return path.read_text() if path.exists() else ""
+
+
+def assert_runs_in_both_runtimes(deployed, tf_step: str, litert_step: str, what: str,
+                                 evidence) -> None:
+    """The TFLite model gives the Keras model's outputs in tf.lite.Interpreter and, where LiteRT's
+    ai_edge_litert is installed, in its Interpreter (the runtime TensorFlow 2.21 points to)."""
+    runtimes = {"tf.lite.Interpreter": tf_step}
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        runtimes["ai_edge_litert"] = litert_step
+    for runtime, step in runtimes.items():
+        np.testing.assert_allclose(step_output(deployed, step), deployed["expected"], **GRAPH,
+                                   err_msg=f"{what} in {runtime}")
+    missing = "" if len(runtimes) == 2 else " (ai_edge_litert not installed)"
+    checked = " and ".join(runtimes)
+    evidence(f"{what}: same outputs in {checked}{missing}; {note(deployed, tf_step)}")
+    if "ai_edge_litert" in deployed["proc"].stderr:
+        evidence("tf.lite.Interpreter warns it is deprecated in favour of ai_edge_litert")
+
+
 @pytest.mark.claim("q1-tf-serving")
 def test_exported_savedmodel_serves_without_keras(deployed):
     """The seed: TF-Serving deploys Keras models; here a process with TensorFlow and no Keras
@@ -296,12 +401,29 @@ def test_exported_savedmodel_serves_without_keras(deployed):
     np.testing.assert_allclose(deployed_output(deployed, "serving"), deployed["expected"], **GRAPH)
 
 
+@pytest.mark.claim("q1-tf-serving", correction=True)
+def test_savedmodel_export_fails_as_recorded(deployed, environment, evidence):
+    """Where model.export cannot write the SavedModel, it fails as the correction records for this
+    backend and release (torch 3.14+: torch.export's UserError on dynamic_shapes, 3.8-3.13: no
+    torch_xla; NumPy and OpenVINO 3.14+: AttributeError, no track_and_add_endpoint)."""
+    recorded = recorded_refusal(environment)
+    if deployed["export_error"] is None:
+        assert recorded is None, f"model.export works here, but the correction records {recorded}"
+        pytest.skip("model.export writes the SavedModel here")
+    evidence(deployed["export_error"][:160])
+    assert recorded is not None, f"an unrecorded failure: {deployed['export_error']}"
+    error, phrase = recorded
+    assert f"raised {error}:" in deployed["export_error"] and phrase in deployed["export_error"], (
+        f"expected {error} ({phrase}), got: {deployed['export_error']}")
+
+
 @pytest.fixture(scope="module")
 def reexported(deployed, reexport):
-    """Where model.export fails (torch): the model saved as .keras, exported by a
+    """Where model.export fails (torch, NumPy, OpenVINO): the model saved as .keras, exported by a
     TensorFlow-backend process, then served and converted by the Keras-free child."""
     if deployed["export_error"] is None:
         pytest.skip("model.export works here: nothing to work around")
+    tensorflow_or_skip("re-exporting under the TensorFlow backend")
     root = deployed["dir"]
     deployed["model"].save(str(root / "model.keras"))
     np.save(root / "x.npy", deployed["x"])
@@ -321,19 +443,58 @@ def test_torch_model_serves_after_reexport_under_tensorflow(reexported):
 
 
 @pytest.mark.claim("q1-tflite", correction=True)
-def test_torch_model_runs_in_tflite_after_reexport_under_tensorflow(reexported):
+def test_torch_model_runs_in_tflite_after_reexport_under_tensorflow(reexported, evidence):
     """The .keras file re-exported under the TensorFlow backend converts to TFLite and gives the
-    same outputs."""
-    out = deployed_output(reexported, "tflite")
-    np.testing.assert_allclose(out, reexported["expected"], **GRAPH)
+    same outputs (tf.lite and ai_edge_litert)."""
+    assert reexported["export_error"] is None, reexported["export_error"]
+    assert_runs_in_both_runtimes(reexported, "tflite", "tflite_litert",
+                                 "re-exported SavedModel converted", evidence)
 
 
 @pytest.mark.claim("q1-tflite")
-def test_tflite_conversion_runs_with_same_outputs(deployed, evidence):
-    """The seed: 'TFLight' (TFLite, now LiteRT) deploys Keras models; the exported SavedModel
-    converts and the TFLite interpreter gives the same outputs."""
-    out = deployed_output(deployed, "tflite")
-    if "ai_edge_litert" in deployed["proc"].stderr:
-        evidence("tf.lite.Interpreter warns it is deprecated in favour of ai_edge_litert")
-    np.testing.assert_allclose(out, deployed["expected"], **GRAPH)
+def test_model_reaches_tflite_with_same_outputs(deployed, evidence):
+    """The seed: 'TFLight' (TFLite, now LiteRT) deploys Keras models: by model.export(format=
+    'litert') where this Keras offers it for this backend, else by converting the exported
+    SavedModel with tf.lite.TFLiteConverter; the TFLite runtime gives the same outputs."""
+    if deployed["litert"] == "runs":
+        assert_runs_in_both_runtimes(deployed, "litert_tf", "litert_litert",
+                                     "model.export(format='litert')", evidence)
+        return
+    why = deployed["litert_error"] or "format='litert' is ignored: it writes a SavedModel"
+    assert deployed["export_error"] is None, (
+        f"no route reaches TFLite: format='litert': {why[:160]}; {deployed['export_error']}")
+    assert_runs_in_both_runtimes(deployed, "tflite", "tflite_litert",
+                                 "exported SavedModel converted", evidence)
 
+
+@pytest.mark.claim("q1-tflite", correction=True)
+def test_exported_savedmodel_converts_to_tflite_with_same_outputs(deployed, evidence):
+    """Where model.export writes the SavedModel, tf.lite.TFLiteConverter converts it and the TFLite
+    runtimes give the same outputs (where it cannot, test_savedmodel_export_fails_as_recorded
+    checks how it fails)."""
+    if deployed["export_error"] is not None:
+        pytest.skip(f"no SavedModel to convert here: {deployed['export_error'][:160]}")
+    assert_runs_in_both_runtimes(deployed, "tflite", "tflite_litert",
+                                 "exported SavedModel converted", evidence)
+
+
+@pytest.mark.claim("q1-tflite", correction=True)
+def test_litert_format_does_what_the_correction_says(deployed, environment, evidence):
+    """model.export('m.tflite', format='litert'): absent before Keras 3.13 (3.0-3.7 ignore
+    `format` and write a SavedModel); 3.13-3.14 run it on TensorFlow only; 3.15 on TensorFlow
+    and, with the litert-torch package, on torch; JAX, NumPy and OpenVINO are refused."""
+    observed = deployed["litert"]
+    evidence(f"format='litert': {observed}"
+             + (f" ({deployed['litert_error'][:120]})" if deployed["litert_error"] else ""))
+    assert observed == expected_litert(environment), deployed["litert_error"]
+
+
+@pytest.mark.claim("q1-tflite", correction=True)
+def test_litert_export_runs_with_same_outputs(deployed, evidence):
+    """Where model.export(format='litert') writes a .tflite, it gives the Keras model's outputs in
+    tf.lite and ai_edge_litert; under torch its batch size is fixed (at 1) unless an
+    input_signature fixes another."""
+    if deployed["litert"] != "runs":
+        pytest.skip(f"format='litert' does not write a .tflite here ({deployed['litert']})")
+    assert_runs_in_both_runtimes(deployed, "litert_tf", "litert_litert",
+                                 "model.export(format='litert')", evidence)

@@ -1006,7 +1006,7 @@ def test_keras_tensor_functions_give_numpys_results_for_only_part_of_numpy(keras
 
 def timeseries_batches(keras, data, targets, w):
     """The batches of keras.utils.timeseries_dataset_from_array as NumPy pairs: a tf.data
-    dataset by default; where TensorFlow is absent, a Grain one (format='grain', Keras 3.15+);
+    dataset by default; where TensorFlow is absent, a Grain one (format='grain', Keras 3.14+);
     not applicable where neither can be built."""
     make = keras.utils.timeseries_dataset_from_array
     options = {}
@@ -1072,6 +1072,18 @@ def test_timeseries_dataset_yields_exact_strided_windows_with_targets(keras, env
         np.testing.assert_array_equal(
             window, data[i : i + w.sequence_length * w.sampling_rate : w.sampling_rate])
         assert target == targets[i]
+
+
+GRAIN_TIMESERIES_FROM = Version("3.14")  # observed: absent in 3.13.1, there in 3.14.0
+
+
+@pytest.mark.claim("q20-preprocessing-outside-keras", correction=True)
+def test_timeseries_dataset_offers_grain_from_keras_3_14(keras, environment, evidence):
+    """The correction: from Keras 3.14 timeseries_dataset_from_array takes format='grain', to
+    build its dataset without TensorFlow; before, it takes no format argument."""
+    parameters = inspect.signature(keras.utils.timeseries_dataset_from_array).parameters
+    evidence("format: " + (str(parameters["format"]) if "format" in parameters else "absent"))
+    assert ("format" in parameters) == (environment.version >= GRAIN_TIMESERIES_FROM)
 
 
 RECURRENT = ("LSTM", "GRU")
