@@ -117,7 +117,8 @@ def test_ghsa_hqp4_2352_xf5r_extraction_is_checked_against_its_folder(keras, tmp
     with working_directory(Path("/")):  # the advisory's precondition: containers, CI runners
         refusal, skipped = get_file_extract(keras, archive, cache)
     exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
-    judge_advisory(measure, "GHSA-hqp4-2352-xf5r (CVE-2026-11816): extraction checked against "
+    judge_advisory(measure, "GHSA-hqp4-2352-xf5r (CVE-2026-11816) "
+                   "[fixed in 3.12.2, 3.14.0]: extraction checked against "
                    "the working directory", exploited, evidence,
                    lambda: unfiltered_control(archive, tmp_path))
 
@@ -136,7 +137,8 @@ def test_cve_2024_55459_a_dotdot_member_stays_in_get_files_folder(keras, tmp_pat
     with working_directory(tmp_path / "cwd"):
         refusal, skipped = get_file_extract(keras, archive, cache)
     exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
-    judge_advisory(measure, "CVE-2024-55459 (GHSA-cjgq-5qmw-rcj6): a '../' member leaves "
+    judge_advisory(measure, "CVE-2024-55459 (GHSA-cjgq-5qmw-rcj6) "
+                   "[disputed: no fix named]: a '../' member leaves "
                    "get_file's folder", exploited, evidence,
                    lambda: unfiltered_control(archive, tmp_path))
 
@@ -182,7 +184,8 @@ def test_ghsa_hjqc_jx6g_rwp9_a_symlink_chain_stays_in_get_files_folder(keras, tm
     cache = tmp_path / "box" / "cache"
     refusal, skipped = get_file_extract(keras, archive, cache)
     exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
-    judge_advisory(measure, "GHSA-hjqc-jx6g-rwp9 (CVE-2025-12060): a symlink chain past "
+    judge_advisory(measure, "GHSA-hjqc-jx6g-rwp9 (CVE-2025-12060) "
+                   "[fixed in 3.12.0]: a symlink chain past "
                    "PATH_MAX", exploited, f"{evidence}; {python_data_filter(archive, tmp_path)}",
                    lambda: unfiltered_control(archive, tmp_path))
 
@@ -204,6 +207,7 @@ def test_ghsa_58hv_7753_xmfq_a_member_does_not_get_out_through_a_symlink(
     with working_directory(tmp_path / "cwd"):
         refusal, skipped = get_file_extract(keras, archive, cache)
     exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
-    judge_advisory(measure, "GHSA-58hv-7753-xmfq (CVE-2026-12482): a member gets out through "
+    judge_advisory(measure, "GHSA-58hv-7753-xmfq (CVE-2026-12482) "
+                   "[fixed in 3.12.3, 3.15.0]: a member gets out through "
                    "a symlink", exploited, evidence,
                    lambda: unfiltered_control(archive, tmp_path))

@@ -181,7 +181,8 @@ def test_cve_2024_3660_a_keras_file_lambda_does_not_run_in_safe_mode(keras, tmp_
     path, marker = saved_lambda_model(keras, tmp_path, ".keras")
     refusal = load_refusal(keras, path, safe_mode=True)
     written = "zip" if zipfile.is_zipfile(path) else "HDF5"
-    judge_advisory(measure, "CVE-2024-3660: Lambda code in a .keras file", marker.exists(),
+    judge_advisory(measure, "CVE-2024-3660 "
+                   "[fixed in 2.13.1]: Lambda code in a .keras file", marker.exists(),
                    f"{written} file: " + ("the Lambda ran" if marker.exists() else
                                           f"refused: {refusal}"),
                    lambda: fires(marker, lambda: load_refusal(keras, path, safe_mode=False),
@@ -193,7 +194,7 @@ def test_cve_2025_1550_config_json_cannot_call_any_function(
         keras, keras_name_writes_hdf5, tmp_path, measure):
     """CVE-2025-1550 (Keras 3.0 to 3.8): config.json names os.makedirs as a layer and
     load_model(safe_mode=True) calls it with the node's arguments."""
-    advisory = "CVE-2025-1550: config.json calls any module's function"
+    advisory = "CVE-2025-1550 [fixed in 3.9.0]: config.json calls any module's function"
     members, config = keras_zip_members(keras, tmp_path, keras_name_writes_hdf5)
     advisory_needs(measure, advisory, calls_take_file_arguments(config), NO_FILE_ARGUMENTS)
     marker = tmp_path / "made_by_config"
@@ -221,7 +222,7 @@ def test_cve_2025_8747_a_lambda_cannot_call_get_file(
         keras, keras_name_writes_hdf5, tmp_path, measure):
     """CVE-2025-8747 (Keras 3.0 to 3.10): a Lambda whose function is keras.utils.get_file
     downloads (here: copies from a file:// URL in the temporary folder) during loading."""
-    advisory = "CVE-2025-8747: a Lambda calls keras.utils.get_file"
+    advisory = "CVE-2025-8747 [fixed in 3.11.0]: a Lambda calls keras.utils.get_file"
     members, config = keras_zip_members(keras, tmp_path, keras_name_writes_hdf5)
     advisory_needs(measure, advisory, calls_take_file_arguments(config), NO_FILE_ARGUMENTS)
     source = tmp_path / "payload.txt"
@@ -250,7 +251,8 @@ def test_cve_2025_9905_an_h5_lambda_does_not_run_in_safe_mode(keras, tmp_path, m
     ignores safe_mode and runs its Lambda code."""
     path, marker = saved_lambda_model(keras, tmp_path, ".h5")
     refusal = load_refusal(keras, path, safe_mode=True)
-    judge_advisory(measure, "CVE-2025-9905: Lambda code in an .h5 file", marker.exists(),
+    judge_advisory(measure, "CVE-2025-9905 "
+                   "[fixed in 3.11.3]: Lambda code in an .h5 file", marker.exists(),
                    "the Lambda ran" if marker.exists() else f"refused: {refusal}",
                    lambda: fires(marker, lambda: load_refusal(keras, path, safe_mode=False),
                                  "load_model(safe_mode=False): the Lambda"))
@@ -262,7 +264,7 @@ def test_cve_2025_9906_config_json_cannot_turn_safe_mode_off(
     """CVE-2025-9906 (Keras 3.0 to 3.10): config.json calls
     keras.config.enable_unsafe_deserialization (through keras.ops.cond in a Lambda), after
     which a later layer's Lambda code is accepted."""
-    advisory = "CVE-2025-9906: config.json turns safe_mode off"
+    advisory = "CVE-2025-9906 [fixed in 3.11.0]: config.json turns safe_mode off"
     config_module = getattr(keras, "config", None)
     advisory_needs(measure, advisory, hasattr(config_module, "enable_unsafe_deserialization"),
                    "no keras.config.enable_unsafe_deserialization here")
@@ -308,7 +310,7 @@ def test_cve_2026_1462_a_tfsmlayer_does_not_load_a_savedmodel_in_safe_mode(
         keras, tmp_path, measure):
     """CVE-2026-1462 (Keras 3 before 3.12.1 / 3.13.2): a TFSMLayer in the file loads an
     attacker's SavedModel with safe_mode=True, whose graph then runs."""
-    advisory = "CVE-2026-1462: TFSMLayer loads any SavedModel"
+    advisory = "CVE-2026-1462 [fixed in 3.12.1, 3.13.2]: TFSMLayer loads any SavedModel"
     advisory_needs(measure, advisory, hasattr(keras.layers, "TFSMLayer"),
                    "no keras.layers.TFSMLayer here")
     advisory_needs(measure, advisory, importlib.util.find_spec("tensorflow") is not None,
@@ -515,7 +517,8 @@ def test_ghsa_3m4q_jmj6_r34q_hdf5_external_storage_does_not_read_host_files(
 
     poisoned_files(keras, tmp_path, keras_name_writes_hdf5, external_storage)
     [(leaked, evidence)] = read_host_file(tmp_path)
-    judge_advisory(measure, "GHSA-3m4q-jmj6-r34q (CVE-2026-1669): HDF5 external storage reads "
+    judge_advisory(measure, "GHSA-3m4q-jmj6-r34q (CVE-2026-1669) "
+                   "[fixed in 3.12.1, 3.13.2]: HDF5 external storage reads "
                    "host files", bool(leaked), evidence,
                    read_with_h5py(tmp_path, "stored in the host file"))
 
@@ -536,7 +539,8 @@ def test_ghsa_26c4_7vv6_867j_hdf5_virtual_datasets_do_not_read_other_files(
 
     poisoned_files(keras, tmp_path, keras_name_writes_hdf5, virtual_dataset)
     [(leaked, evidence)] = read_host_file(tmp_path)
-    judge_advisory(measure, "GHSA-26c4-7vv6-867j (CVE-2026-12480): HDF5 virtual datasets read "
+    judge_advisory(measure, "GHSA-26c4-7vv6-867j (CVE-2026-12480) "
+                   "[fixed in 3.12.3, 3.15.0]: HDF5 virtual datasets read "
                    "other files", bool(leaked), evidence,
                    read_with_h5py(tmp_path, "mapping the victim's file"))
 
@@ -565,7 +569,8 @@ def test_ghsa_m8wh_29wm_52mv_hdf5_external_links_do_not_read_other_files(
         folder.mkdir()
         poisoned_files(keras, folder, keras_name_writes_hdf5, poison)
     results = dict(zip(placements, read_host_file(*folders), strict=True))
-    judge_advisory(measure, "GHSA-m8wh-29wm-52mv (CVE-2026-9335): HDF5 external links read "
+    judge_advisory(measure, "GHSA-m8wh-29wm-52mv (CVE-2026-9335) "
+                   "[fixed in 3.12.3, 3.15.0]: HDF5 external links read "
                    "other files", any(leaked for leaked, _ in results.values()),
                    " | ".join(f"linked {where}: {text}" for where, (_, text) in results.items()),
                    read_with_h5py(folders[0], "linking the victim's file"))
@@ -620,7 +625,8 @@ def test_ghsa_mgx6_5cf9_rr43_kerasfileeditor_does_not_allocate_what_a_file_decla
     every weights dataset of a .keras file whole, so a 13 kB file declaring a 64 GiB dataset
     makes it allocate 64 GiB; in the child, under a memory limit, a vulnerable version fails to
     allocate instead of refusing the file."""
-    advisory = "GHSA-mgx6-5cf9-rr43 (CVE-2026-0897): KerasFileEditor allocates 64 GiB"
+    advisory = ("GHSA-mgx6-5cf9-rr43 (CVE-2026-0897) "
+                "[fixed in 3.12.1, 3.13.2]: KerasFileEditor allocates 64 GiB")
     advisory_needs(measure, advisory,
                    hasattr(getattr(keras, "saving", None), "KerasFileEditor"),
                    "no keras.saving.KerasFileEditor here")
@@ -638,7 +644,8 @@ def test_ghsa_74m6_m3xx_3vmj_a_tiny_file_cannot_make_load_model_allocate_64_gib(
     vulnerable version fails to allocate instead of refusing the file."""
     bomb, weights = shape_bomb(keras, tmp_path, keras_name_writes_hdf5)
     exploited, evidence = fails_to_allocate("load_model", bomb)
-    judge_advisory(measure, "GHSA-74m6-m3xx-3vmj (CVE-2026-12570): HDF5 weights make load_model "
+    judge_advisory(measure, "GHSA-74m6-m3xx-3vmj (CVE-2026-12570) "
+                   "[fixed in 3.12.3, 3.15.0]: HDF5 weights make load_model "
                    "allocate 64 GiB", exploited, evidence, allocates_without_keras(weights))
 
 
@@ -682,7 +689,8 @@ def test_ghsa_mq84_hjqx_cwf2_a_lookup_layer_does_not_read_a_host_file(
     """GHSA-mq84-hjqx-cwf2 / CVE-2025-12058 (fixed in 3.12.0): a StringLookup whose config.json
     vocabulary is a path makes load_model(safe_mode=True) read that host file into the layer's
     vocabulary (tf.io.gfile: any local file, or a URL where a remote filesystem is installed)."""
-    advisory = "GHSA-mq84-hjqx-cwf2 (CVE-2025-12058): a lookup layer reads a host file"
+    advisory = ("GHSA-mq84-hjqx-cwf2 (CVE-2025-12058) "
+                "[fixed in 3.12.0]: a lookup layer reads a host file")
     try:
         inputs = keras.Input((1,), dtype="string", name="text")
         outputs = keras.layers.StringLookup(vocabulary=["x", "y"], name="lookup")(inputs)
@@ -725,7 +733,8 @@ def test_ghsa_gh82_f9x8_5frx_an_asset_path_stays_in_its_folder(keras, tmp_path, 
     creates it there. The path comes from the names of the objects it saves (the advisory: a
     crafted layer name); no built-in layer puts a file's name into it (keras#23017), so the row
     hands the store the path itself."""
-    advisory = "GHSA-gh82-f9x8-5frx (CVE-2026-12479): an asset path leaves DiskIOStore's folder"
+    advisory = ("GHSA-gh82-f9x8-5frx (CVE-2026-12479) "
+                "[fixed in 3.12.3, 3.15.0]: an asset path leaves DiskIOStore's folder")
     saving_lib = keras_module(keras, "saving.saving_lib")
     advisory_needs(measure, advisory, hasattr(saving_lib, "DiskIOStore"),
                    "no saving_lib.DiskIOStore here")
@@ -762,7 +771,8 @@ def test_ghsa_5gwj_m78q_7pq3_from_config_does_not_run_lambda_code(keras, tmp_pat
     Sequential.from_config on an untrusted config whose Lambda entry has no "module" (the
     legacy form, routed past the safe-mode scope) loads its marshalled code, which runs on the
     first call."""
-    advisory = "GHSA-5gwj-m78q-7pq3 (CVE-2026-12481): from_config runs Lambda code"
+    advisory = ("GHSA-5gwj-m78q-7pq3 (CVE-2026-12481) "
+                "[fixed in 3.12.3, 3.15.0]: from_config runs Lambda code")
     marker = tmp_path / "lambda.marker"
     entry = {"class_name": "Lambda",
              "config": keras.layers.Lambda(marker_lambda(marker), name="payload").get_config()}
@@ -859,7 +869,8 @@ def test_ghsa_v2w2_w228_c444_torch_module_wrapper_config_is_not_unpickled_by_def
     called load_model), runs torch.load(weights_only=False) on the config's module. 3.11.3
     already refused it inside load_model's scope (CVE-2025-49655, the next test); the fix treats
     an unset safe mode as safe."""
-    advisory = "GHSA-v2w2-w228-c444 (CVE-2026-12484): TorchModuleWrapper.from_config unpickles"
+    advisory = ("GHSA-v2w2-w228-c444 (CVE-2026-12484) "
+                "[fixed in 3.12.3, 3.15.0]: TorchModuleWrapper.from_config unpickles")
     wrapper, config = torch_wrapper_config(keras, measure, advisory)
     global_state = keras_module(keras, "backend.common.global_state")
     marker = tmp_path / "unpickled.marker"
@@ -925,7 +936,7 @@ def test_cve_2025_49655_a_keras_file_torch_module_is_not_unpickled_in_safe_mode(
         keras, tmp_path, measure):
     """CVE-2025-49655 (Keras 3.11.0 to 3.11.2; fixed in 3.11.3): load_model's default safe_mode
     runs torch.load(weights_only=False) on a TorchModuleWrapper's module in the .keras file."""
-    advisory = "CVE-2025-49655: TorchModuleWrapper in a .keras file unpickles"
+    advisory = "CVE-2025-49655 [fixed in 3.11.3]: TorchModuleWrapper in a .keras file unpickles"
     wrapper, config = torch_wrapper_config(keras, measure, advisory)
     import torch
 
