@@ -67,11 +67,15 @@ def get_file_extract(keras, archive: Path, cache: Path) -> tuple[str | None, lis
 
 def extracted_folder(cache: Path, refusal: str | None) -> Path:
     """Where get_file put the archive's 'inside.txt' (no deep walk: a chain may nest past
-    PATH_MAX); a RuntimeError where nothing was extracted and nothing refused."""
+    PATH_MAX). Where get_file raised before writing it, the folder it extracts into (Keras 3's
+    <cache>/datasets/<name>_extracted: every folder above is outside); a RuntimeError where
+    nothing was extracted and nothing raised."""
     inside = [p for depth in ("*", "*/*", "*/*/*") for p in cache.glob(f"{depth}/inside.txt")]
-    if not inside:
-        raise RuntimeError(f"nothing was extracted: the check is broken ({refusal})")
-    return inside[0].parent
+    if inside:
+        return inside[0].parent
+    if refusal is None:
+        raise RuntimeError("nothing was extracted and nothing raised: the check is broken")
+    return cache / "datasets" / "payload_extracted"
 
 
 def escaped_above(folder: Path, top: Path) -> list[Path]:
@@ -100,7 +104,10 @@ def outcome(folder: Path, tmp_path: Path, refusal: str | None, skipped: list[str
         return True, (f"{PYTHON}: 'escaped.txt' written to <tmp>/"
                       f"{outside[0].relative_to(tmp_path)}, outside <tmp>/"
                       f"{folder.relative_to(tmp_path)}")
-    why = refusal or (skipped[0] if skipped else "not written")
+    if refusal:
+        refusal = refusal.replace(str(tmp_path), "<tmp>")
+        return False, f"{PYTHON}: get_file raised ({refusal}); nothing written above the folder"
+    why = skipped[0] if skipped else "not written"
     return False, f"{PYTHON}: 'escaped.txt' kept inside ({why})"
 
 
