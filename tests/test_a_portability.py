@@ -114,9 +114,11 @@ def loads_by_the_correction(saver: Environment, suffix: str, written: str,
         if (suffix == ".keras" and saver.backend == "torch"
                 and importlib.util.find_spec("torch") is None):
             return False  # the file names the torch backend's Adam class
-        # forward, and among 3.0.5 to 3.10 either way
-        return here.version >= saver.version or max(here.version, saver.version) <= Version(
-            "3.10")
+        # forward, and among 3.0.5 to 3.10 either way (3.0.0 to 3.0.4 do not know the
+        # optimizer argument gradient_accumulation_steps of 3.0.5's files)
+        versions = (here.version, saver.version)
+        return here.version >= saver.version or (
+            Version("3.0.5") <= min(versions) and max(versions) <= Version("3.10"))
     if suffix == ".h5":  # Keras 3 reads Keras 2's .h5; 2.12 and 2.15 not tf_keras 2.21's
         return here.major >= 3 or saver.package == "keras" or here.package == "tf_keras"
     if here.major >= 3:  # no Keras 2 '.keras', zip or 2.12's HDF5
