@@ -114,11 +114,14 @@ def loads_by_the_correction(saver: Environment, suffix: str, written: str,
         if (suffix == ".keras" and saver.backend == "torch"
                 and importlib.util.find_spec("torch") is None):
             return False  # the file names the torch backend's Adam class
-        # forward, and among 3.0.5 to 3.10 either way (3.0.0 to 3.0.4 do not know the
-        # optimizer argument gradient_accumulation_steps of 3.0.5's files)
-        versions = (here.version, saver.version)
-        return here.version >= saver.version or (
-            Version("3.0.5") <= min(versions) and max(versions) <= Version("3.10"))
+        # forward; back only up to 3.10, and not into the oldest 3.0 releases (observed in the
+        # sweep: 3.0.0 and 3.0.1 do not know 3.0.5's optimizer argument
+        # gradient_accumulation_steps; 3.0.2 to 3.0.4 read 3.0.5's files, not the dtype policies
+        # in the layer configs of 3.5 on)
+        if here.version >= saver.version:
+            return True
+        oldest_reader = Version("3.0.2") if saver.version < Version("3.1") else Version("3.0.5")
+        return saver.version <= Version("3.10") and here.version >= oldest_reader
     if suffix == ".h5":  # Keras 3 reads Keras 2's .h5; 2.12 and 2.15 not tf_keras 2.21's
         return here.major >= 3 or saver.package == "keras" or here.package == "tf_keras"
     if here.major >= 3:  # no Keras 2 '.keras', zip or 2.12's HDF5

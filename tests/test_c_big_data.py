@@ -383,8 +383,8 @@ MULTI_WORKER_MIRRORED = "tf.distribute.MultiWorkerMirroredStrategy"
 def test_multi_process_route_of_this_backend_and_version(environment, multi_process):
     """Several processes train one model with DataParallel on JAX, and under
     MultiWorkerMirroredStrategy with Keras 2 and tf_keras. With Keras 3 on TensorFlow that
-    strategy trains each worker alone on its half (3.0) or fit raises (3.5 on); with PyTorch
-    nothing cooperates."""
+    strategy trains each worker alone on its half (3.0 to 3.2) or fit raises (3.3 on, observed
+    in the sweep: 3.2.1 trains alone, 3.3.0 raises); with PyTorch nothing cooperates."""
     routes = {route["route"]: route for route in multi_process["routes"]}
     working = {name for name, route in routes.items() if cooperated(route)}
     mirrored = routes.get(MULTI_WORKER_MIRRORED, {})
@@ -392,7 +392,7 @@ def test_multi_process_route_of_this_backend_and_version(environment, multi_proc
         assert working and all("DataParallel" in name for name in working), routes
     elif environment.backend == "tensorflow" and environment.major < 3:
         assert working == {MULTI_WORKER_MIRRORED}, routes
-    elif environment.backend == "tensorflow" and environment.version < Version("3.5"):
+    elif environment.backend == "tensorflow" and environment.version < Version("3.3"):
         assert not working, routes
         assert mirrored["outcome"] == "trained" and mirrored["diff_alone"] <= DISTRIBUTED_ATOL
     elif environment.backend == "tensorflow":
