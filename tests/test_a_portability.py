@@ -114,11 +114,14 @@ def loads_by_the_correction(saver: Environment, suffix: str, written: str,
         if (suffix == ".keras" and saver.backend == "torch"
                 and importlib.util.find_spec("torch") is None):
             return False  # the file names the torch backend's Adam class
-        # forward; back only up to 3.10, and not into the oldest 3.0 releases (observed in the
-        # sweep: 3.0.0 and 3.0.1 do not know 3.0.5's optimizer argument
+        # forward; back within a minor release from 3.1 on (3.13.0 reads 3.13.1's files), and
+        # up to 3.10, but not into the oldest 3.0 releases (observed in the sweep: 3.0.0 and
+        # 3.0.1 do not know 3.0.5's optimizer argument
         # gradient_accumulation_steps; 3.0.2 to 3.0.4 read 3.0.5's files, not the dtype policies
         # in the layer configs of 3.5 on)
         if here.version >= saver.version:
+            return True
+        if here.version.release[:2] == saver.version.release[:2] >= (3, 1):  # 3.13.0 <- 3.13.1
             return True
         oldest_reader = Version("3.0.2") if saver.version < Version("3.1") else Version("3.0.5")
         return saver.version <= Version("3.10") and here.version >= oldest_reader
