@@ -111,19 +111,37 @@ def outcome(folder: Path, tmp_path: Path, refusal: str | None, skipped: list[str
     return False, f"{PYTHON}: 'escaped.txt' kept inside ({why})"
 
 
+def tar_archive(path: Path, *members: tuple) -> Path:
+    """A tar of `members`, each add_member's arguments after the tar."""
+    with tarfile.open(path, "w") as tar:
+        for member in members:
+            add_member(tar, *member)
+    return path
+
+
+def extract_from(keras, archive: Path, tmp_path: Path, cache: Path,
+                 cwd: Path | None = None) -> tuple[bool, str]:
+    """get_file(extract=True) of `archive` into `cache`, run from `cwd` (None: where the test
+    runs): whether a member got out of the folder, and the evidence."""
+    with working_directory(cwd) if cwd else contextlib.nullcontext():
+        refusal, skipped = get_file_extract(keras, archive, cache)
+    return outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
+
+
+def empty_folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 @pytest.mark.claim("q1-get-file-untrusted-archives")
 def test_ghsa_hqp4_2352_xf5r_extraction_is_checked_against_its_folder(keras, tmp_path, measure):
     """GHSA-hqp4-2352-xf5r / CVE-2026-11816 (fixed in 3.14.0, and 3.12.2 on the 3.12 line):
     get_file(extract=True) checks tar members against the current directory, not the extraction
     folder; run from '/', the member '../escaped.txt' lands outside the folder."""
-    archive = tmp_path / "payload.tar"
-    with tarfile.open(archive, "w") as tar:
-        add_member(tar, "inside.txt")
-        add_member(tar, "../escaped.txt")
-    cache = tmp_path / "cache" / "deeper"
-    with working_directory(Path("/")):  # the advisory's precondition: containers, CI runners
-        refusal, skipped = get_file_extract(keras, archive, cache)
-    exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
+    archive = tar_archive(tmp_path / "payload.tar", ("inside.txt",), ("../escaped.txt",))
+    # run from '/': the advisory's precondition (containers, CI runners)
+    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "cache" / "deeper",
+                                       cwd=Path("/"))
     judge_advisory(measure, "GHSA-hqp4-2352-xf5r (CVE-2026-11816) "
                    "[fixed in 3.12.2, 3.14.0]: extraction checked against "
                    "the working directory", exploited, evidence,
@@ -135,15 +153,9 @@ def test_cve_2024_55459_a_dotdot_member_stays_in_get_files_folder(keras, tmp_pat
     """CVE-2024-55459 (GHSA-cjgq-5qmw-rcj6; disputed by Keras, no fixed release named): a tar
     fetched by get_file(extract=True) writes files anywhere: here a '../../escaped.txt' member,
     extracted from an ordinary working directory (the test's own)."""
-    archive = tmp_path / "payload.tar"
-    with tarfile.open(archive, "w") as tar:
-        add_member(tar, "inside.txt")
-        add_member(tar, "../../escaped.txt")
-    cache = tmp_path / "cache" / "deeper"
-    (tmp_path / "cwd").mkdir()
-    with working_directory(tmp_path / "cwd"):
-        refusal, skipped = get_file_extract(keras, archive, cache)
-    exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
+    archive = tar_archive(tmp_path / "payload.tar", ("inside.txt",), ("../../escaped.txt",))
+    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "cache" / "deeper",
+                                       cwd=empty_folder(tmp_path / "cwd"))
     judge_advisory(measure, "CVE-2024-55459 (GHSA-cjgq-5qmw-rcj6) "
                    "[disputed: no fix named]: a '../' member leaves "
                    "get_file's folder", exploited, evidence,
@@ -188,9 +200,7 @@ def test_ghsa_hjqc_jx6g_rwp9_a_symlink_chain_stays_in_get_files_folder(keras, tm
     and 3.11.4+): get_file(extract=True) on the advisory's tar, a symlink chain nesting past
     PATH_MAX, writes a member two folders above its folder."""
     archive = path_max_archive(tmp_path / "payload.tar", ups=2)
-    cache = tmp_path / "box" / "cache"
-    refusal, skipped = get_file_extract(keras, archive, cache)
-    exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
+    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "box" / "cache")
     judge_advisory(measure, "GHSA-hjqc-jx6g-rwp9 (CVE-2025-12060) "
                    "[fixed in 3.12.0]: a symlink chain past "
                    "PATH_MAX", exploited, f"{evidence}; {python_data_filter(archive, tmp_path)}",
@@ -204,16 +214,10 @@ def test_ghsa_58hv_7753_xmfq_a_member_does_not_get_out_through_a_symlink(
     'link' -> '.' passes the member check, and so does 'link/../escaped.txt', because the check
     collapses 'link/..' as text before following the link, while the write follows it into the
     folder's parent. Unlike GHSA-hqp4-2352-xf5r it needs no particular working directory."""
-    archive = tmp_path / "payload.tar"
-    with tarfile.open(archive, "w") as tar:
-        add_member(tar, "inside.txt")
-        add_member(tar, "link", tarfile.SYMTYPE, ".")
-        add_member(tar, "link/../escaped.txt")
-    cache = tmp_path / "cache" / "deeper"
-    (tmp_path / "cwd").mkdir()
-    with working_directory(tmp_path / "cwd"):
-        refusal, skipped = get_file_extract(keras, archive, cache)
-    exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
+    archive = tar_archive(tmp_path / "payload.tar", ("inside.txt",),
+                          ("link", tarfile.SYMTYPE, "."), ("link/../escaped.txt",))
+    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "cache" / "deeper",
+                                       cwd=empty_folder(tmp_path / "cwd"))
     judge_advisory(measure, "GHSA-58hv-7753-xmfq (CVE-2026-12482) "
                    "[fixed in 3.12.3, 3.15.0]: a member gets out through "
                    "a symlink", exploited, evidence,

@@ -500,6 +500,15 @@ def read_with_h5py(folder: Path, what: str) -> Callable[[], tuple[bool, str]]:
     return control
 
 
+def judge_disclosure(keras, hdf5_by_default: bool, tmp_path: Path, measure, advisory: str,
+                     poison: Poison, what: str) -> None:
+    """One disclosure row: the files poisoned by `poison`, every HDF5 loader tried on them, and
+    h5py reading the kernel `what` (the positive control)."""
+    poisoned_files(keras, tmp_path, hdf5_by_default, poison)
+    [(leaked, evidence)] = read_host_file(tmp_path)
+    judge_advisory(measure, advisory, bool(leaked), evidence, read_with_h5py(tmp_path, what))
+
+
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_ghsa_3m4q_jmj6_r34q_hdf5_external_storage_does_not_read_host_files(
         keras, keras_name_writes_hdf5, tmp_path, measure):
@@ -515,12 +524,10 @@ def test_ghsa_3m4q_jmj6_r34q_hdf5_external_storage_does_not_read_host_files(
         h5.create_dataset(name, shape=KERNEL_SHAPE, dtype="<f4",
                           external=[(str(host), 0, len(HOST_BYTES))])
 
-    poisoned_files(keras, tmp_path, keras_name_writes_hdf5, external_storage)
-    [(leaked, evidence)] = read_host_file(tmp_path)
-    judge_advisory(measure, "GHSA-3m4q-jmj6-r34q (CVE-2026-1669) "
-                   "[fixed in 3.12.1, 3.13.2]: HDF5 external storage reads "
-                   "host files", bool(leaked), evidence,
-                   read_with_h5py(tmp_path, "stored in the host file"))
+    judge_disclosure(keras, keras_name_writes_hdf5, tmp_path, measure,
+                     "GHSA-3m4q-jmj6-r34q (CVE-2026-1669) [fixed in 3.12.1, 3.13.2]: HDF5 "
+                     "external storage reads host files", external_storage,
+                     "stored in the host file")
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
@@ -537,12 +544,10 @@ def test_ghsa_26c4_7vv6_867j_hdf5_virtual_datasets_do_not_read_other_files(
         del h5[name]
         h5.create_virtual_dataset(name, layout)
 
-    poisoned_files(keras, tmp_path, keras_name_writes_hdf5, virtual_dataset)
-    [(leaked, evidence)] = read_host_file(tmp_path)
-    judge_advisory(measure, "GHSA-26c4-7vv6-867j (CVE-2026-12480) "
-                   "[fixed in 3.12.3, 3.15.0]: HDF5 virtual datasets read "
-                   "other files", bool(leaked), evidence,
-                   read_with_h5py(tmp_path, "mapping the victim's file"))
+    judge_disclosure(keras, keras_name_writes_hdf5, tmp_path, measure,
+                     "GHSA-26c4-7vv6-867j (CVE-2026-12480) [fixed in 3.12.3, 3.15.0]: HDF5 "
+                     "virtual datasets read other files", virtual_dataset,
+                     "mapping the victim's file")
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
