@@ -12,6 +12,7 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from claims import machine
 from claims.schema import first_error, validator
 from claims.vocabulary import CLAIM_ID
 
@@ -37,6 +38,8 @@ class Environment:
     backend: str
     # the interpreter's version where known (a run's, not an id's): a rule may depend on it
     python: str = field(default="", compare=False)
+    # the machine's facts where known (claims.machine.FACTS): a rule may depend on them
+    machine: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def id(self) -> str:
@@ -56,6 +59,14 @@ class Environment:
         package, version, backend = env_id.rsplit("-", 2)
         return cls(package, version, backend)
 
+    @classmethod
+    def of_run(cls, environment: dict) -> Environment:
+        """The environment a run file's `environment` describes, with its interpreter and
+        machine facts (a run written before they were recorded has none)."""
+        return cls(environment["id"].rsplit("-", 2)[0], environment["keras"],
+                   environment["backend"], environment.get("python", ""),
+                   environment.get("machine", {}))
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -67,6 +78,7 @@ class Rule:
     package: str | None = None
     note: str = ""
     python: SpecifierSet | None = None
+    facts: tuple[tuple[str, str], ...] = ()  # machine facts, (name, value) in RULE_FACTS order
 
     def matches(self, env: Environment) -> bool:
         if self.package and self.package != env.package:
@@ -75,7 +87,13 @@ class Rule:
             return False
         if self.python is not None and not (env.python and self.python.contains(env.python)):
             return False
+        if not all(machine.matches(name, value, env.machine) for name, value in self.facts):
+            return False
         return self.keras is None or self.keras.contains(Version(env.keras), prereleases=True)
+
+    def deciding_facts(self) -> str:
+        """The machine facts this rule names, as `onednn=off`: what decided a verdict."""
+        return ", ".join(f"{name}={value}" for name, value in self.facts)
 
     def as_dict(self) -> dict:
         out: dict = {"verdict": self.verdict}
@@ -87,6 +105,7 @@ class Rule:
             out["package"] = self.package
         if self.python is not None:
             out["python"] = str(self.python)
+        out.update(self.facts)
         if self.note:
             out["note"] = self.note
         return out
@@ -112,7 +131,12 @@ class Claim:
         """The recorded verdict for `env`: the first matching rule wins; None if none matches."""
         if self.untestable:
             return "untestable"
-        return next((r.verdict for r in self.expected if r.matches(env)), None)
+        rule = self.rule_for(env)
+        return rule.verdict if rule else None
+
+    def rule_for(self, env: Environment) -> Rule | None:
+        """The first rule that matches `env`, whose verdict is recorded there."""
+        return next((r for r in self.expected if r.matches(env)), None)
 
     def as_dict(self) -> dict:
         return {
@@ -203,8 +227,9 @@ def _rule(raw: dict, source: str, cid: str, index: int) -> Rule:
                             f"not a PEP 440 specifier: {raw[key]!r}") from None
     backends = raw.get("backend", [])
     backends = [backends] if isinstance(backends, str) else backends
+    facts = tuple((name, raw[name]) for name in machine.RULE_FACTS if name in raw)
     return Rule(raw["verdict"], specs.get("keras"), tuple(backends), raw.get("package"),
-                raw.get("note", ""), specs.get("python"))
+                raw.get("note", ""), specs.get("python"), facts)
 
 
 def _claim(entry: dict, source: str) -> Claim:

@@ -20,6 +20,10 @@ LABELS = {
         "holds": "holds", "refuted": "refuted", "not-applicable": "not applicable",
         "untestable": "untestable", "error": "error", "none_depends": "None.",
         "timing": "Audit time and memory", "slowest": "slowest tests",
+        "environments": "Environments: versions and the machine facts a verdict may depend on",
+        "python": "Python", "libraries": "libraries", "onednn": "oneDNN (as TensorFlow reports)",
+        "cpu": "CPU", "threads": "cores / math threads", "blas": "NumPy's BLAS",
+        "decided_by": "recorded", "settings_hint": "per setting",
         "by_file": "test s per file (summed over workers)",
         "stability": "Stability", "stable": "every verdict equal across runs",
         "unstable": "VERDICTS DIFFER across runs",
@@ -60,6 +64,11 @@ LABELS = {
         "not-applicable": "không áp dụng", "untestable": "không kiểm chứng được",
         "error": "lỗi môi trường", "none_depends": "Không có.",
         "timing": "Thời gian và bộ nhớ", "slowest": "test chậm nhất",
+        "environments": "Các môi trường: phiên bản và các đặc điểm của máy mà kết luận có thể "
+                        "phụ thuộc vào",
+        "python": "Python", "libraries": "thư viện", "onednn": "oneDNN (theo TensorFlow báo)",
+        "cpu": "CPU", "threads": "số nhân / số luồng tính toán", "blas": "BLAS của NumPy",
+        "decided_by": "đã ghi nhận", "settings_hint": "theo từng thiết lập",
         "by_file": "giây test theo tệp (cộng mọi worker)",
         "stability": "Độ ổn định", "stable": "mọi kết luận như nhau giữa các lần chạy",
         "unstable": "KẾT LUẬN KHÁC NHAU giữa các lần chạy",
@@ -132,10 +141,36 @@ def correction(claim: dict, lang: str) -> str | None:
 
 def evidence(claim: dict, v: dict, lang: str) -> str:
     """A cell's evidence. An untestable claim's is the catalog's reason, which the catalog also
-    has in Vietnamese; every other evidence is what the run wrote."""
+    has in Vietnamese; every other evidence is what the run wrote, with the machine facts that
+    decided the recorded verdict where a rule names some."""
     if lang == "vi" and v["verdict"] == "untestable" and claim["untestable_vi"]:
         return claim["untestable_vi"]
-    return v["evidence"]
+    decided = v.get("decided_by")
+    return v["evidence"] + (f" ({LABELS[lang]['decided_by']}: {decided})" if decided else "")
+
+
+# The libraries that run a backend's ops, in the environment table.
+BACKEND_LIBRARIES = ("tensorflow", "tensorflow-cpu", "tf-keras", "jax", "torch", "openvino",
+                     "numpy")
+
+
+def environment_headers(t: dict) -> list[str]:
+    return [t["environment"], t["python"], t["libraries"], t["onednn"], t["cpu"],
+            t["threads"], t["blas"]]
+
+
+def environment_rows(environments: list[dict]) -> list[list[str]]:
+    """Per environment: its versions and the machine facts its run recorded ("-": a run
+    written before they were)."""
+    rows = []
+    for e in environments:
+        m = e.get("machine", {})
+        libraries = ", ".join(f"{name} {e['packages'][name]}" for name in BACKEND_LIBRARIES
+                              if name in e["packages"])
+        cpu = (f"{m['cpu_vendor']} {m['cpu_model']} ({m['cpu_flags']})" if m else "-")
+        rows.append([e["id"], e["python"], libraries, m.get("onednn", "-"), cpu,
+                     f"{m['cpus']} / {m['threads']}" if m else "-", m.get("blas", "-")])
+    return rows
 
 
 def questions(claim: dict, t: dict) -> str:

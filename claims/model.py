@@ -47,7 +47,8 @@ def _combine(audit: dict, extra: dict, source: str) -> dict:
             "correction_drift": audit["correction_drift"] or extra["correction_drift"],
             "evidence": f"{audit['evidence']} | {source}: {extra['evidence']}",
             "measurements": audit["measurements"] + [
-                m for m in extra["measurements"] if json.dumps(m, sort_keys=True) not in seen]}
+                m for m in extra["measurements"] if json.dumps(m, sort_keys=True) not in seen],
+            **{k: audit[k] for k in ("decided_by", "settings") if k in audit}}
 
 
 def _entry(c: dict, recorded: catalog.Claim | None) -> dict:
@@ -73,7 +74,8 @@ def _claims(sources: list[tuple[str, list[dict]]], known: dict[str, catalog.Clai
             entry = claims[c["id"]]
             cell = {"verdict": c["verdict"], "expected": c.get("expected"), "drift": c["drift"],
                     "correction_drift": c.get("correction_drift"),
-                    "evidence": c["evidence"], "measurements": c.get("measurements", [])}
+                    "evidence": c["evidence"], "measurements": c.get("measurements", []),
+                    **{k: c[k] for k in ("decided_by", "settings") if k in c}}
             earlier = entry["verdicts"].get(env_id)
             if earlier is None:
                 entry["verdicts"][env_id] = cell

@@ -10,6 +10,7 @@ fails.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from claims import catalog, labels, runfile, target, verdicts
+from claims import catalog, labels, machine, runfile, target, verdicts
 from claims.labels import LABELS
 from claims.verdicts import MissingTool, TestRecord, describe, judge  # tests import these here
 
@@ -26,6 +27,7 @@ EVIDENCE_KEY = "claims_evidence"
 PHASE_KEY = "claims_phase"
 MEASURE_KEY = "claims_measure"
 REFUSED_KEY = "claims_refused"  # what an xdist worker refused, for the controller
+MACHINE_KEY = "claims_machine"  # the machine facts an xdist worker read, for the controller
 
 # Groups of tests a run leaves out unless asked for by the option of the same name.
 OPT_IN_GROUPS = {
@@ -44,6 +46,15 @@ def claim_of(item: pytest.Item) -> tuple[str, bool] | None:
     if len(marker.args) != 1 or not isinstance(marker.args[0], str):
         raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes one claim id")
     return marker.args[0], bool(marker.kwargs.get("correction", False))
+
+
+def setting_of(item: pytest.Item) -> dict[str, str]:
+    """The switch setting the item runs under: what a fixture value that carries one
+    (`claims_setting`, tests/switches.py) records; {} where it takes none."""
+    found: dict[str, str] = {}
+    for value in getattr(item, "funcargs", {}).values():
+        found.update(getattr(value, "claims_setting", None) or {})
+    return found
 
 
 def audited(config: pytest.Config, item: pytest.Item) -> bool:
@@ -73,10 +84,19 @@ class ClaimsPlugin:
         self.records: dict[str, TestRecord] = {}
         self.results: list[dict] = []
         self.refused = ""  # an xdist worker's usage error
+        self.machine: dict[str, str] = {}  # the facts an xdist worker read
         self.started = time.perf_counter()
 
-    def expected(self, claim: catalog.Claim) -> str | None:
-        return claim.expected_verdict(self.env) if self.env else None
+    def judged_env(self) -> catalog.Environment | None:
+        """The environment with its machine facts, read once, when first needed (a worker
+        reads them; the xdist controller takes a worker's)."""
+        if self.env is not None and not self.env.machine:
+            self.env = dataclasses.replace(self.env, machine=self.machine or machine.facts())
+        return self.env
+
+    def expected(self, claim: catalog.Claim, setting: dict[str, str]) -> str | None:
+        env = self.judged_env()
+        return verdicts.recorded(claim, env and verdicts.under(env, setting))[0]
 
     def reports_dir(self) -> Path:
         return Path(self.config.getoption("claims_reports") or self.config.rootpath / "reports")
@@ -122,8 +142,11 @@ class ClaimsPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
-        """An xdist worker went down (the controller): did it refuse the tests?"""
-        self.refused = self.refused or getattr(node, "workeroutput", {}).get(REFUSED_KEY, "")
+        """An xdist worker went down (the controller): did it refuse the tests? What machine
+        facts did it read?"""
+        output = getattr(node, "workeroutput", {})
+        self.refused = self.refused or output.get(REFUSED_KEY, "")
+        self.machine = self.machine or json.loads(output.get(MACHINE_KEY, "{}"))
 
     # --- outcomes -----------------------------------------------------------------------------
     # Where the test runs (this process, or a pytest-xdist worker) each phase's outcome is
@@ -134,21 +157,22 @@ class ClaimsPlugin:
         report = yield
         tied = claim_of(item)
         if tied is not None:
-            self.attach_phase(report, call, *tied)
+            self.attach_phase(report, call, *tied, setting_of(item))
         return report
 
     def attach_phase(self, report: pytest.TestReport, call: pytest.CallInfo, claim_id: str,
-                     correction: bool) -> None:
+                     correction: bool, setting: dict[str, str]) -> None:
         exc = call.excinfo.value if call.excinfo else None
         skipped = call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception)
         judged, message = judge(call.when, exc, str(exc.msg) if skipped else None)
         if (judged == "failed" and not correction
-                and self.expected(self.claims[claim_id]) == "refuted"):
+                and self.expected(self.claims[claim_id], setting) == "refuted"):
             # Recorded finding: show XFAIL, keep the run green.
             report.outcome = "skipped"
             report.wasxfail = f"refuted as recorded: {message}"
         phase = {"claim": claim_id, "correction": correction, "outcome": judged,
-                 "message": message, "missing_tool": isinstance(exc, MissingTool)}
+                 "message": message, "missing_tool": isinstance(exc, MissingTool),
+                 "setting": setting}
         # a new list: pytest shares the item's list with every phase's report
         report.user_properties = [*report.user_properties, (PHASE_KEY, json.dumps(phase))]
 
@@ -163,7 +187,7 @@ class ClaimsPlugin:
         record.add_phase(phase["outcome"], phase["message"], report.duration,
                          evidence=[v for k, v in properties if k == EVIDENCE_KEY],
                          measurements=[json.loads(v) for k, v in properties if k == MEASURE_KEY],
-                         missing_tool=phase["missing_tool"])
+                         missing_tool=phase["missing_tool"], setting=phase["setting"])
 
     # --- the run's files ----------------------------------------------------------------------
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -171,12 +195,17 @@ class ClaimsPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
-            return  # a pytest-xdist worker: the controller writes the verdicts
+            # a pytest-xdist worker: the controller writes the verdicts, with the facts read
+            # in a process that ran the tests
+            if self.records and self.env is not None:
+                self.config.workeroutput[MACHINE_KEY] = json.dumps(self.judged_env().machine)
+            return
         if self.refused:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
+        ran = any(r.outcome is not None for r in self.records.values())
         self.results = verdicts.verdicts(self.claims.values(), self.records.values(),
-                                         self.expected)
+                                         self.judged_env() if ran else self.env)
         if not self.results or self.env is None:
             return
         drift = any(r["drift"] for r in self.results)

@@ -34,7 +34,9 @@ def _scorecard(model: dict, t: dict, lang: str) -> list[str]:
 def _counts(model: dict, t: dict) -> list[str]:
     headers = [t["environment"], *(t[v] for v in VERDICTS)]
     rows = [[env_id, *(n[v] for v in VERDICTS)] for env_id, n in model["counts"].items()]
-    return [f"## {t['counts']}", "", *md_table(headers, rows)]
+    return [f"## {t['counts']}", "", *md_table(headers, rows), "", f"## {t['environments']}",
+            "", *md_table(labels.environment_headers(t),
+                          labels.environment_rows(model["environments"]))]
 
 
 def _timing(model: dict, t: dict) -> list[str]:

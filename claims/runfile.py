@@ -34,6 +34,7 @@ def run_document(env: Environment, claims: list[dict],
             "backend": env.backend,
             "python": platform.python_version(),
             "packages": target.installed_packages() if packages is None else packages,
+            **({"machine": env.machine} if env.machine else {}),
         },
         "claims": claims,
     }

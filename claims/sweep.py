@@ -19,7 +19,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from claims.catalog import Environment
-from claims.verdicts import is_drift
+from claims.verdicts import settle
 
 FIRST = Version("2.12")  # TensorFlow 2.12 has the first wheels for Python 3.11
 
@@ -46,14 +46,11 @@ def rejudge(run: dict, claims: dict) -> dict:
     """A kept run file judged against the catalog as it is now (`claims`: id -> Claim): the
     verdicts are what ran; the recorded ones, and so the drift, follow corrected rules without
     re-running the release. A failed correction stays drift."""
-    e = run["environment"]
-    env = Environment(e["id"].rsplit("-", 2)[0], e["keras"], e["backend"], e.get("python", ""))
+    env = Environment.of_run(run["environment"])
     for entry in run["claims"]:
         claim = claims.get(entry["id"])
         if claim is not None:
-            entry["expected"] = claim.expected_verdict(env)
-            entry["drift"] = (is_drift(entry["verdict"], entry["expected"])
-                              or "correction_drift" in entry)
+            settle(entry, claim, env)
     return run
 
 

@@ -11,15 +11,17 @@ rules are tested by calling them (selftests/test_verdicts.py).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from claims.reportio import one_line
+from claims.vocabulary import SEVERITY
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claims.catalog import Claim
+    from claims.catalog import Claim, Environment
 
 # How Hypothesis introduces the minimal counterexample, across its versions.
 EXAMPLE_NOTES = ("Falsifying example", "Failing test case", "Falsifying explicit example")
@@ -49,14 +51,18 @@ class TestRecord:
     evidence: list[str] = field(default_factory=list)
     measurements: list[dict] = field(default_factory=list)
     missing_tool: bool = False  # its error is a MissingTool
+    # the switch setting it ran under, as recorded ({"TF_ENABLE_ONEDNN_OPTS": "0",
+    # "onednn": "off"}); {} where the test takes no switch
+    setting: dict[str, str] = field(default_factory=dict)
 
     def add_phase(self, outcome: str | None, message: str, duration_s: float,
                   evidence: list[str], measurements: list[dict],
-                  missing_tool: bool = False) -> None:
+                  missing_tool: bool = False, setting: dict[str, str] | None = None) -> None:
         """Fold one phase in: its time adds up, the first failure, error or skip stands."""
         self.duration_s += duration_s
         self.evidence = evidence
         self.measurements = measurements
+        self.setting = setting or self.setting
         if self.outcome in ("failed", "error", "skipped") or outcome is None:
             return
         self.outcome, self.message, self.missing_tool = outcome, message, missing_tool
@@ -140,8 +146,68 @@ def is_drift(verdict: str, expected: str | None) -> bool:
     return expected is not None and verdict not in (expected, "error")
 
 
-def claim_entry(claim: Claim, records: list[TestRecord], expected: str | None) -> dict | None:
-    """The claim's entry in the run file; None where none of its own tests ran."""
+def setting_label(setting: dict[str, str]) -> str:
+    """`TF_ENABLE_ONEDNN_OPTS=0, onednn=off`: a setting as the report names it."""
+    return ", ".join(f"{k}={v}" for k, v in setting.items())
+
+
+def under(env: Environment, setting: dict[str, str]) -> Environment:
+    """The environment as a test under `setting` saw it: the setting's facts replace the
+    run's."""
+    return dataclasses.replace(env, machine={**env.machine, **setting})
+
+
+def recorded(claim: Claim, env: Environment | None) -> tuple[str | None, str]:
+    """The verdict the catalog records for `env` (None: none, or no environment known) and the
+    machine facts that decided it ("" where the rule names none)."""
+    if claim.untestable:
+        return "untestable", ""
+    rule = claim.rule_for(env) if env is not None else None
+    return (rule.verdict, rule.deciding_facts()) if rule else (None, "")
+
+
+def by_setting(records: list[TestRecord]) -> list[dict]:
+    """Per switch setting the claim's tests ran under, its verdict and evidence from those
+    tests alone (a test that takes no switch counts in every setting); [] where none took one."""
+    settings = {setting_label(r.setting): r.setting for r in records if r.setting}
+    out = []
+    for label, setting in settings.items():
+        mine = [r for r in records if not r.setting or setting_label(r.setting) == label]
+        verdict, evidence = aggregate(mine)
+        out.append({"setting": setting, "verdict": verdict, "evidence": evidence})
+    return out
+
+
+def settle(entry: dict, claim: Claim, env: Environment | None) -> dict:
+    """Set what the catalog records against what an entry observed: the recorded verdict
+    (per setting, where there are settings: the most severe of theirs stands for the claim),
+    the facts that decided it, and drift. The plugin calls it on a new entry, the sweep on a
+    kept one."""
+    decided = []
+    for s in entry.get("settings", []):
+        s["expected"], facts = recorded(claim, under(env, s["setting"]) if env else None)
+        s["drift"] = is_drift(s["verdict"], s["expected"])
+        decided += [f"{s['expected']} where {facts}"] if facts else []
+    if entry.get("settings"):
+        found = [s["expected"] for s in entry["settings"] if s["expected"]]
+        expected = min(found, key=SEVERITY.index) if found else None
+    else:
+        expected, facts = recorded(claim, env)
+        decided += [f"{expected} where {facts}"] if facts else []
+    entry["expected"] = expected
+    entry["drift"] = (is_drift(entry["verdict"], expected) or "correction_drift" in entry
+                      or any(s["drift"] for s in entry.get("settings", [])))
+    if decided:
+        entry["decided_by"] = "; ".join(decided)
+    else:
+        entry.pop("decided_by", None)
+    return entry
+
+
+def claim_entry(claim: Claim, records: list[TestRecord], env: Environment | None
+                ) -> dict | None:
+    """The claim's entry in the run file, judged against the catalog for `env`; None where
+    none of its own tests ran."""
     if claim.untestable:
         verdict, evidence = "untestable", claim.untestable
     elif not [r for r in records if not r.correction]:
@@ -158,33 +224,38 @@ def claim_entry(claim: Claim, records: list[TestRecord], expected: str | None) -
         "statement": claim.statement,
         "quote": claim.quote,
         "verdict": verdict,
-        "expected": expected,
-        "drift": is_drift(verdict, expected) or broken is not None,
+        "expected": None,
+        "drift": False,
         "evidence": evidence + (f" [{note}]" if note else ""),
         "correction": claim.correction,
         "tests": [r.as_dict() for r in records],
     }
     if broken is not None:
         entry["correction_drift"] = broken
+    settings = by_setting([r for r in records if not r.correction])
+    if settings:  # the evidence names each setting's verdict: the claim's rests on them
+        entry["settings"] = settings
+        entry["evidence"] = "; ".join(
+            f"[{setting_label(s['setting'])}] {s['verdict']}: {s['evidence']}" for s in settings
+        ) + (f" [{note}]" if note else "")
     # a correction's cells of a row x environment table belong in that table too
     rows = [m for r in records for m in r.measurements if not r.correction or "table" in m]
     if rows:
         entry["measurements"] = rows
-    return entry
+    return settle(entry, claim, env)
 
 
 def verdicts(claims: Iterable[Claim], records: Iterable[TestRecord],
-             expected: Callable[[Claim], str | None]) -> list[dict]:
-    """Every claim's entry, in catalog order; [] where no claim test ran (nothing audited).
-
-    `expected(claim)` is the verdict the catalog records for the environment (None: none)."""
+             env: Environment | None) -> list[dict]:
+    """Every claim's entry, in catalog order, judged against the catalog for `env` (None:
+    unknown, nothing recorded); [] where no claim test ran (nothing audited)."""
     ran = [r for r in records if r.outcome is not None]  # not: -x, --collect-only, interrupted
     if not ran:
         return []
     by_claim: dict[str, list[TestRecord]] = {}
     for record in ran:
         by_claim.setdefault(record.claim_id, []).append(record)
-    entries = (claim_entry(c, by_claim.get(c.id, []), expected(c)) for c in claims)
+    entries = (claim_entry(c, by_claim.get(c.id, []), env) for c in claims)
     return [e for e in entries if e is not None]
 
 

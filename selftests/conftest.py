@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import tomllib
 from pathlib import Path
@@ -47,6 +48,15 @@ MINI_CATALOG = {
         section = "H"
         quote = "q"
         statement = "A claim with no recorded verdict."
+
+        [[claim]]
+        id = "q19-onednn"
+        questions = [19]
+        section = "H"
+        quote = "q"
+        statement = "A claim refuted where TensorFlow runs oneDNN."
+        correction = "It holds with oneDNN off."
+        expected = [{ verdict = "refuted", onednn = "on" }, { verdict = "holds" }]
     """,
     "K.toml": """
         [[claim]]
@@ -58,6 +68,11 @@ MINI_CATALOG = {
         untestable = "needs R"
     """,
 }
+
+
+FAKE_MACHINE = {"onednn": "off", "cpu_vendor": "AuthenticAMD", "cpu_model": "AMD EPYC",
+                "cpu_flags": "sse4_2 avx avx2 fma", "cpus": "2", "threads": "2",
+                "blas": "openblas 0.3"}
 
 
 def write_catalog(folder: Path, files: dict[str, str]) -> Path:
@@ -79,6 +94,8 @@ def audit(pytester, mini_catalog, monkeypatch):
     def run(source: str, env_id: str = "keras-3.1.0-tensorflow", *args: str):
         monkeypatch.setenv("CLAIMS_CATALOG", str(mini_catalog))
         monkeypatch.setenv("CLAIMS_ENV_ID", env_id)
+        if "CLAIMS_MACHINE" not in os.environ:  # a fake machine, the same on every machine
+            monkeypatch.setenv("CLAIMS_MACHINE", json.dumps(FAKE_MACHINE))
         monkeypatch.delenv("CLAIMS_REPORTS", raising=False)
         pytester.makepyfile(test_claims=textwrap.dedent(source))
         reports = pytester.path / "reports"

@@ -299,7 +299,8 @@ def test_a_bad_catalog_stops_the_run_with_one_line(audit, mini_catalog):
 def test_the_run_writes_json_junit_and_a_verdict_table(audit, pytester):
     result, data = audit(PASSING, "keras-3.15.1-jax")
     report.validate(data, "run.schema.json", "run")
-    assert set(data["environment"]) == {"id", "keras", "backend", "python", "packages"}
+    assert set(data["environment"]) == {"id", "keras", "backend", "python", "packages",
+                                        "machine"}
     assert data["environment"]["id"] == "keras-3.15.1-jax"
     claim = data["claims"][0]
     assert set(claim) == {"id", "questions", "section", "statement", "quote", "verdict",
@@ -650,3 +651,55 @@ def test_a_broken_timing_json_is_started_again(tmp_path):
     runfile.write_timing(tmp_path, "keras-3.15.1-jax", {"wall_s": 1.0})
     assert json.loads((tmp_path / "timing.json").read_text()) == {
         "keras-3.15.1-jax": {"wall_s": 1.0}}
+
+
+# --- machine facts and switches ------------------------------------------------------------------
+GARBAGE_ALWAYS = """
+    import pytest
+
+    @pytest.mark.claim("q19-onednn")
+    def test_garbage():
+        assert False, "garbage output"
+"""
+
+
+def test_a_rule_naming_a_machine_fact_is_judged_by_the_facts_the_run_recorded(
+        audit, monkeypatch):
+    monkeypatch.setenv("CLAIMS_MACHINE", json.dumps({"onednn": "on"}))
+    result, data = audit(GARBAGE_ALWAYS)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-onednn")
+    assert (result.ret, data["environment"]["machine"]) == (0, {"onednn": "on"})
+    assert (claim["verdict"], claim["drift"], claim["decided_by"]) == (
+        "refuted", False, "refuted where onednn=on")
+    monkeypatch.setenv("CLAIMS_MACHINE", json.dumps({"onednn": "off"}))
+    result, data = audit(GARBAGE_ALWAYS)
+    claim = next(c for c in data["claims"] if c["id"] == "q19-onednn")
+    assert (result.ret, claim["expected"], claim["drift"]) == (1, "holds", True)
+
+
+SWITCHED = """
+    import pytest
+
+    class Process:  # what tests/switches.KerasProcess records
+        def __init__(self, state):
+            self.claims_setting = {"TF_ENABLE_ONEDNN_OPTS": str(int(state == "on")),
+                                   "onednn": state}
+
+    @pytest.fixture(scope="session", params=["off", "on"])
+    def onednn(request):
+        return Process(request.param)
+
+    @pytest.mark.claim("q19-onednn")
+    def test_garbage_only_with_onednn(onednn):
+        assert onednn.claims_setting["onednn"] == "off", "garbage output"
+"""
+
+
+def test_a_test_under_a_switch_is_judged_per_setting_whatever_the_machine(audit):
+    result, data = audit(SWITCHED)  # the fake machine runs oneDNN off
+    claim = next(c for c in data["claims"] if c["id"] == "q19-onednn")
+    assert result.ret == 0
+    assert [(s["setting"]["onednn"], s["verdict"], s["expected"]) for s in claim["settings"]] == [
+        ("off", "holds", "holds"), ("on", "refuted", "refuted")]
+    assert (claim["verdict"], claim["expected"], claim["drift"]) == ("refuted", "refuted", False)
+    result.assert_outcomes(passed=1, xfailed=1)  # only the setting recorded as refuted

@@ -70,6 +70,7 @@ def test_markdown_opens_with_scorecard_counts_boundaries_drift_then_claims(merge
     md = report.render_markdown(merged)
     headings = [line for line in md.splitlines() if line.startswith("## ")]
     assert headings == ["## Scorecard: how each answer holds up", "## Verdicts per environment",
+                        "## Environments: versions and the machine facts a verdict may depend on",
                         "## Claims whose verdict depends on version or backend",
                         "## Drift", "## Every claim"]
     assert "| keras-3.15.1-jax | 1 | 0 | 0 | 0 | 1 |" in md

@@ -25,9 +25,13 @@ def record(outcome, message="", correction=False, claim_id="q19-a", nodeid=None,
 
 
 def claim(claim_id="q19-a", untestable=None, correction=None, expected=()):
+    rules = tuple(r if isinstance(r, Rule) else Rule(r) for r in expected)
     return Claim(id=claim_id, questions=(19,), section="H", quote="q", statement="S.",
                  source="H.toml", correction=correction, untestable=untestable,
-                 expected=tuple(Rule(v) for v in expected))
+                 expected=rules)
+
+
+ENV = Environment("keras", "3.1.0", "tensorflow", "3.11.7", {"onednn": "on"})
 
 
 # --- one exception ----------------------------------------------------------------------------
@@ -168,8 +172,8 @@ def test_every_verdict_the_rules_give_is_in_the_vocabulary():
 
 
 def test_a_claim_entry_has_the_run_files_fields_in_order():
-    entry = claim_entry(claim(correction="Fix."), [record("failed", "AssertionError: x"),
-                        record("passed", correction=True)], "refuted")
+    entry = claim_entry(claim(correction="Fix.", expected=["refuted"]), [
+        record("failed", "AssertionError: x"), record("passed", correction=True)], ENV)
     assert list(entry) == ["id", "questions", "section", "statement", "quote", "verdict",
                            "expected", "drift", "evidence", "correction", "tests"]
     assert (entry["verdict"], entry["drift"], entry["questions"]) == ("refuted", False, [19])
@@ -178,45 +182,45 @@ def test_a_claim_entry_has_the_run_files_fields_in_order():
 
 
 def test_a_recorded_correction_that_stops_holding_is_drift():
-    entry = claim_entry(claim(correction="Fix."), [
+    entry = claim_entry(claim(correction="Fix.", expected=["refuted"]), [
         record("failed", "AssertionError: x"),
-        record("failed", "AssertionError: the rule changed", correction=True)], "refuted")
+        record("failed", "AssertionError: the rule changed", correction=True)], ENV)
     assert (entry["verdict"], entry["drift"]) == ("refuted", True)
     assert entry["correction_drift"] == "AssertionError: the rule changed"
 
 
 def test_a_correction_that_cannot_run_here_is_no_drift():
-    entry = claim_entry(claim(correction="Fix."), [
+    entry = claim_entry(claim(correction="Fix.", expected=["refuted"]), [
         record("failed", "AssertionError: x"),
-        record("error", "setup: ImportError: no graphviz", correction=True)], "refuted")
+        record("error", "setup: ImportError: no graphviz", correction=True)], ENV)
     assert (entry["drift"], "correction_drift" in entry) == (False, False)
     assert entry["evidence"].endswith("[correction NOT verified: setup: ImportError: no graphviz]")
 
 
 def test_only_a_refutation_carries_the_correction_note():
-    entry = claim_entry(claim(), [record("passed"), record("failed", "F", correction=True)],
-                        "holds")
+    entry = claim_entry(claim(expected=["holds"]),
+                        [record("passed"), record("failed", "F", correction=True)], ENV)
     assert entry["evidence"] == "1 test(s) passed"
 
 
 def test_an_untestable_claim_gets_its_reason_as_evidence():
-    entry = claim_entry(claim(untestable="needs R"), [], "untestable")
+    entry = claim_entry(claim(untestable="needs R"), [], ENV)
     assert (entry["verdict"], entry["evidence"], entry["drift"]) == (
         "untestable", "needs R", False)
 
 
 def test_a_claim_whose_own_tests_did_not_run_has_no_entry():
-    assert claim_entry(claim(), [], None) is None
-    assert claim_entry(claim(), [record("passed", correction=True)], None) is None
+    assert claim_entry(claim(), [], ENV) is None
+    assert claim_entry(claim(), [record("passed", correction=True)], ENV) is None
 
 
 def test_measurements_of_the_claim_and_table_cells_of_its_correction_join_the_entry():
     rows = [record("passed", measurements=[{"model": "VGG16"}]),
             record("passed", correction=True,
                    measurements=[{"table": "T", "row": "r"}, {"model": "not mine"}])]
-    assert claim_entry(claim(), rows, None)["measurements"] == [
+    assert claim_entry(claim(), rows, ENV)["measurements"] == [
         {"model": "VGG16"}, {"table": "T", "row": "r"}]
-    assert "measurements" not in claim_entry(claim(), [record("passed")], None)
+    assert "measurements" not in claim_entry(claim(), [record("passed")], ENV)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -225,8 +229,7 @@ def test_verdicts_follow_the_catalog_order_and_skip_what_did_not_run():
               claim("q24-u", untestable="needs R"), claim("q19-c")]
     records = [record("passed", claim_id="q19-a"), record("failed", "F", claim_id="q19-b"),
                record(None, claim_id="q19-c")]
-    env = Environment.parse("keras-3.1.0-tensorflow")
-    out = verdicts(claims, records, lambda c: c.expected_verdict(env))
+    out = verdicts(claims, records, ENV)
     assert [(e["id"], e["verdict"], e["expected"], e["drift"]) for e in out] == [
         ("q19-b", "refuted", None, False),
         ("q19-a", "holds", "refuted", True),
@@ -236,8 +239,8 @@ def test_verdicts_follow_the_catalog_order_and_skip_what_did_not_run():
 
 def test_a_run_where_no_claim_test_ran_has_no_verdicts():
     claims = [claim("q24-u", untestable="needs R"), claim("q19-a")]
-    assert verdicts(claims, [record(None)], lambda c: None) == []
-    assert verdicts(claims, [], lambda c: None) == []
+    assert verdicts(claims, [record(None)], None) == []
+    assert verdicts(claims, [], None) == []
 
 
 # --- claims not checked here --------------------------------------------------------------------
@@ -263,3 +266,41 @@ def test_only_missing_tools_needs_every_failure_to_be_a_missing_tools_error():
     assert only_missing_tools([missing, record("passed")], failures=1)
     assert not only_missing_tools([missing, other], failures=2)
     assert not only_missing_tools([record("passed")], failures=0)
+
+
+# --- machine facts and switch settings ----------------------------------------------------------
+ONEDNN_RULES = [Rule("refuted", facts=(("onednn", "on"),)), Rule("holds")]
+OFF = {"TF_ENABLE_ONEDNN_OPTS": "0", "onednn": "off"}
+ON = {"TF_ENABLE_ONEDNN_OPTS": "1", "onednn": "on"}
+
+
+def test_a_rule_naming_a_machine_fact_decides_only_where_the_run_recorded_that_fact():
+    c = claim(expected=ONEDNN_RULES)
+    entry = claim_entry(c, [record("failed", "AssertionError: garbage")], ENV)
+    assert (entry["expected"], entry["drift"], entry["decided_by"]) == (
+        "refuted", False, "refuted where onednn=on")
+    off = Environment("keras", "3.1.0", "tensorflow", "3.11.7", {"onednn": "off"})
+    entry = claim_entry(c, [record("failed", "AssertionError: garbage")], off)
+    assert (entry["expected"], entry["drift"], "decided_by" in entry) == ("holds", True, False)
+
+
+def test_each_setting_gets_its_own_verdict_and_recorded_verdict():
+    records = [record("passed", nodeid="t.py::a[off]", setting=OFF),
+               record("failed", "AssertionError: garbage", nodeid="t.py::a[on]", setting=ON)]
+    entry = claim_entry(claim(expected=ONEDNN_RULES, correction="Fix."), records, ENV)
+    assert [(s["setting"]["onednn"], s["verdict"], s["expected"], s["drift"])
+            for s in entry["settings"]] == [("off", "holds", "holds", False),
+                                            ("on", "refuted", "refuted", False)]
+    assert (entry["verdict"], entry["expected"], entry["drift"]) == ("refuted", "refuted", False)
+    assert entry["evidence"].startswith(
+        "[TF_ENABLE_ONEDNN_OPTS=0, onednn=off] holds: 1 test(s) passed; "
+        "[TF_ENABLE_ONEDNN_OPTS=1, onednn=on] refuted: AssertionError: garbage")
+
+
+def test_a_setting_whose_verdict_moves_is_drift_even_where_the_claims_does_not():
+    records = [record("failed", "AssertionError: x", nodeid="t.py::a[off]", setting=OFF),
+               record("failed", "AssertionError: y", nodeid="t.py::a[on]", setting=ON)]
+    entry = claim_entry(claim(expected=ONEDNN_RULES, correction="Fix."), records, ENV)
+    assert entry["verdict"] == entry["expected"] == "refuted"
+    assert entry["drift"] is True
+    assert [s["drift"] for s in entry["settings"]] == [True, False]

@@ -8,6 +8,7 @@ import pytest
 from packaging.version import Version
 
 from tests.checks import PORTABILITY, child_report, run_child
+from tests.switches import SWITCHES, KerasProcess
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +62,13 @@ def reexport():
                                       KERAS_BACKEND="tensorflow"))["error"]
 
     return run
+
+
+@pytest.fixture(scope="session", params=sorted(SWITCHES["onednn"]), ids="onednn={}".format)
+def onednn(request):
+    """A Python of this environment with TensorFlow's oneDNN switched on, then off
+    (tests.switches): each test that takes it runs in both, and its verdict is recorded per
+    setting."""
+    process = KerasProcess.start("onednn", request.param)
+    yield process
+    process.close()

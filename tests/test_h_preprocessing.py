@@ -171,14 +171,14 @@ def valid_size(g) -> tuple[int, int]:
 # profile and seed reaches the same verdict
 @example(geometry=ConvGeometry(height=2, width=2, kernel=3, stride=2, dilation=1),
          built_for="any size")
-def test_valid_padding_is_the_unpadded_convolution(keras, geometry, built_for):
+def test_valid_padding_is_the_unpadded_convolution(onednn, geometry, built_for):
     """'valid' output is the plain cross-correlation of the unpadded image, of size
     floor((n - d(k-1) - 1)/s) + 1: no output (empty, or refused) where the input is smaller
-    than the window."""
+    than the window. With TensorFlow's oneDNN on and off (tests/switches.py)."""
     g = geometry
     image = random_array((g.height, g.width), seed=1)
     kernel = random_array((g.kernel, g.kernel), seed=2)
-    out = valid_output(keras, g, image, kernel, built_for)
+    out = onednn.call(valid_output, g, image, kernel, built_for)
     if out is None:
         return  # refused: no window, no output
     assert out.shape == valid_size(g), (
@@ -195,22 +195,34 @@ def test_valid_padding_is_the_unpadded_convolution(keras, geometry, built_for):
 CONV_SIZE_CHECKED_FROM = Version("3.14")
 
 
+def predict_refusal(keras, g, image) -> str:
+    """What predict (a compiled graph) says of an input smaller than the window, in a model
+    built for any size; an output instead refutes."""
+    model = keras.Sequential([keras.Input(shape=(None, None, 1)), keras.layers.Conv2D(
+        1, g.kernel, strides=g.stride, dilation_rate=g.dilation, padding="valid")])
+    exc = assert_rejected(lambda: model.predict(image[None, :, :, None], verbose=0),
+                          "predict on an input smaller than the window", errors=(ValueError,))
+    return type(exc).__name__
+
+
 @pytest.mark.claim("q19-valid-adds-no-padding", correction=True)
 @settings(max_examples=examples(10))
 @given(geometry=conv_geometries(smaller_inputs=True))
 def test_valid_padding_on_an_input_smaller_than_the_window_per_backend(
-        keras, environment, geometry):
+        environment, onednn, geometry):
     """On an input smaller than the window: every backend but TensorFlow refuses it or returns
-    an empty output. On TensorFlow an eager call returns an output of the input's size holding
-    arbitrary values wherever the formula gives 0 positions (the input falls short of the window
-    by less than the stride), except for a Keras 3.14+ layer built for that size, which is
-    refused; predict refuses it."""
+    an empty output, and so does TensorFlow with oneDNN off. On TensorFlow with oneDNN on an
+    eager call returns an output of the input's size holding arbitrary values wherever the
+    formula gives 0 positions (the input falls short of the window by less than the stride),
+    except for a Keras 3.14+ layer built for that size, which is refused; predict refuses it
+    with oneDNN on and off."""
     g = geometry
     assume(min(g.height, g.width) < g.span)
     image, kernel = random_array((g.height, g.width), seed=1), random_array((g.kernel,) * 2)
+    tensorflow = environment.backend == "tensorflow"
     for built_for in BUILT_FOR:
-        out = valid_output(keras, g, image, kernel, built_for)
-        if environment.backend != "tensorflow":
+        out = onednn.call(valid_output, g, image, kernel, built_for)
+        if not (tensorflow and onednn.facts["onednn"] == "on"):
             assert out is None or 0 in out.shape, f"built for {built_for}: {out.shape}"
             continue
         checked = (built_for == "this size" and environment.package == "keras"
@@ -222,11 +234,8 @@ def test_valid_padding_on_an_input_smaller_than_the_window_per_backend(
                 f"built for {built_for}: {None if out is None else out.shape}")
         else:  # further short: refused, or the input's size again
             assert out is None or out.shape == (g.height, g.width), out.shape
-    if environment.backend == "tensorflow":
-        model = keras.Sequential([keras.Input(shape=(None, None, 1)), keras.layers.Conv2D(
-            1, g.kernel, strides=g.stride, dilation_rate=g.dilation, padding="valid")])
-        assert_rejected(lambda: model.predict(image[None, :, :, None], verbose=0),
-                        "predict on an input smaller than the window", errors=(ValueError,))
+    if tensorflow:
+        onednn.call(predict_refusal, g, image)
 
 
 @pytest.mark.claim("q19-valid-shrinks-output")
