@@ -243,21 +243,32 @@ def bench(session: nox.Session) -> None:
                 *(session.posargs or ["tests"]), env=env, success_codes=[0, 1])
 
 
-STABILITY_SEEDS = (1, 2, 3)
+# Each run varies what differs from one user's machine to another: Hypothesis' seed, the
+# experiments' seeds (CLAIMS_EXPERIMENT_SEED, tests/experiments.py) and the math threads (one,
+# or what the machine gives); a verdict that moves is named with the run's setting.
+STABILITY_RUNS = ((1, 0, None), (2, 1000, 1), (3, 2000, None))
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
+              "TF_NUM_INTEROP_THREADS": "1"}
 
 
 @nox.session(python="3.11")
 def stability(session: nox.Session) -> None:
-    """The default audit three times with different Hypothesis seeds: fails if a verdict
-    differs. Writes reports/stability.json, which the report shows."""
+    """The default audit three times, each with another Hypothesis seed, other seeds for the
+    experiments, one math thread or all: fails if a verdict differs. Writes
+    reports/stability.json, which the report shows."""
     env = install_environment(session, DEFAULT_ENV)
     env["HYPOTHESIS_PROFILE"] = "dev"  # randomised: each seed explores other examples
-    dirs = []
-    for seed in STABILITY_SEEDS:
+    dirs, settings = [], []
+    for seed, experiments, threads in STABILITY_RUNS:
+        settings.append(f"hypothesis seed {seed}, experiment seed {experiments}, "
+                        f"math threads {threads or 'all'}")
         dirs.append(REPORTS / "stability" / f"seed-{seed}")
-        run_audit(session, env, dirs[-1], f"--hypothesis-seed={seed}", *AUDIT_WORKERS)
+        run_audit(session, {**env, "CLAIMS_EXPERIMENT_SEED": str(experiments),
+                            **(ONE_THREAD if threads == 1 else {})},
+                  dirs[-1], f"--hypothesis-seed={seed}", *AUDIT_WORKERS)
     session.run("python", "-m", "claims", "compare", *map(str, dirs), "--out",
-                str(REPORTS / "stability.json"), "--seeds", *map(str, STABILITY_SEEDS))
+                str(REPORTS / "stability.json"),
+                "--seeds", *(str(seed) for seed, _, _ in STABILITY_RUNS), "--settings", *settings)
 
 
 @nox.session(python="3.11")

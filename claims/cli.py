@@ -227,9 +227,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"claims compare: {exc}", file=sys.stderr)
         return 2
     result["seeds"] = args.seeds
+    if args.settings:  # what each run varied, in the order of its folder
+        result["settings"] = dict(zip(map(str, args.dirs), args.settings, strict=True))
     write_atomic(args.out, json.dumps(result, indent=1) + "\n")
+    named = result.get("settings", {})
     for d in result["differences"]:
-        print(f"DIFFERS {d['environment']} {d['claim']}: {d['verdicts']}")
+        runs = {named.get(run, run): verdict for run, verdict in d["verdicts"].items()}
+        print(f"DIFFERS {d['environment']} {d['claim']}: {runs}")
     print(f"claims compare: {result['runs']} runs, {result['claims']} claims: "
           + ("stable" if result["stable"] else "NOT stable"))
     return 0 if result["stable"] else 1
@@ -335,6 +339,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("dirs", nargs="+", type=Path)
     c.add_argument("--out", type=Path, default=ROOT / "reports" / "stability.json")
     c.add_argument("--seeds", nargs="*", type=int, default=[])
+    c.add_argument("--settings", nargs="*", default=[],
+                   help="what each run varied (seeds, threads), one per DIR")
     c.set_defaults(func=cmd_compare)
     mu = sub.add_parser("mutants", help="which claims caught each deliberate fault")
     mu.add_argument("folder", nargs="?", type=Path, default=ROOT / "reports" / "mutants")

@@ -318,5 +318,7 @@ def release_ranges(row: dict, t: dict) -> str:
 def stability(st: dict, t: dict) -> str:
     """The stability session's outcome in one sentence (after the bold label)."""
     verdict = t["stable"] if st["stable"] else t["unstable"]
-    return (f"{verdict} ({st['environment']}, {t['seeds']} {st['seeds']}; "
+    varied = "; ".join(st["settings"].values()) if st.get("settings") else (
+        f"{t['seeds']} {st['seeds']}")
+    return (f"{verdict} ({st['environment']}, {varied}; "
             f"{len(st['differences'])} {t['differences']})")

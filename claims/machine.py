@@ -80,8 +80,10 @@ def threads() -> str:
     if "tensorflow" in sys.modules:
         import tensorflow as tf
 
-        intra = tf.config.threading.get_intra_op_parallelism_threads()
-        return str(intra or cpus())  # 0: TensorFlow uses every core
+        # 0: not set by the program, then TensorFlow reads its variable, else uses every core
+        intra = (tf.config.threading.get_intra_op_parallelism_threads()
+                 or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0))
+        return str(intra or cpus())
     if "torch" in sys.modules:
         return str(sys.modules["torch"].get_num_threads())
     return os.environ.get("OMP_NUM_THREADS") or str(cpus())

@@ -42,6 +42,18 @@ def test_compare_command_writes_stability_json_and_fails_on_difference(tmp_path,
     assert "DIFFERS keras-3.15.1-tensorflow q19-a" in capsys.readouterr().out
 
 
+def test_a_difference_is_named_with_what_its_runs_varied(tmp_path, capsys):
+    one = write(tmp_path / "a", make_run("keras-3.15.1-tensorflow", {"q18-a": "holds"}))
+    two = write(tmp_path / "b", make_run("keras-3.15.1-tensorflow", {"q18-a": "refuted"}))
+    out = tmp_path / "stability.json"
+    assert main(["compare", str(one), str(two), "--out", str(out), "--settings",
+                 "math threads all", "math threads 1"]) == 1
+    assert "{'math threads all': 'holds', 'math threads 1': 'refuted'}" in (
+        capsys.readouterr().out)
+    assert json.loads(out.read_text())["settings"] == {str(one): "math threads all",
+                                                       str(two): "math threads 1"}
+
+
 def test_no_runs_at_all_is_not_stable(tmp_path):
     assert compare([tmp_path])["stable"] is False
 
