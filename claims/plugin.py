@@ -131,6 +131,7 @@ class ClaimsPlugin:
         for marker in OPT_IN_GROUPS:
             if not self.config.getoption(f"claims_{marker}"):
                 deselect(self.config, items, lambda i, m=marker: i.get_closest_marker(m) is None)
+        self.longest_files_first(items)
         for item in items:
             claim_id = (claim_of(item) or (None,))[0]
             if claim_id is None:
@@ -139,6 +140,19 @@ class ClaimsPlugin:
                 raise pytest.UsageError(f"{item.nodeid}: names unknown claim {claim_id!r}")
             if self.claims[claim_id].untestable:
                 raise pytest.UsageError(f"{item.nodeid}: claim {claim_id!r} is untestable")
+
+    def longest_files_first(self, items: list[pytest.Item]) -> None:
+        """Order the files by the test time this environment's last run measured, longest
+        first, keeping each file's own order: pytest-xdist (--dist loadfile
+        --no-loadscope-reorder) then hands the long files out first and the workers end
+        together. The order changes no verdict: every test starts from the same seed."""
+        if self.env is None:
+            return
+        try:
+            files = runfile.file_times(self.reports_dir(), self.env.id)
+        except ValueError:
+            return
+        items.sort(key=lambda i: -files.get(i.path.name, 0.0))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:

@@ -73,6 +73,19 @@ def timing_entry(records: Iterable[TestRecord], wall_s: float, peak_mb: int) -> 
     }
 
 
+def file_times(folder: Path, env_id: str) -> dict[str, float]:
+    """Test seconds per file of `env_id`'s latest run in `<folder>/timing.json`; {} where there
+    is none. ValueError where the file is not what write_timing writes."""
+    try:
+        text = (Path(folder) / TIMING).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    try:
+        return dict(json.loads(text).get(env_id, {}).get("files_s", {}))
+    except (AttributeError, TypeError) as exc:
+        raise ValueError(f"{TIMING}: {exc}") from None
+
+
 def write_timing(folder: Path, env_id: str, entry: dict) -> Path:
     """Set `env_id`'s entry of `<folder>/timing.json`, keeping the other environments'."""
     path = Path(folder) / TIMING

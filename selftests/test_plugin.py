@@ -703,3 +703,20 @@ def test_a_test_under_a_switch_is_judged_per_setting_whatever_the_machine(audit)
         ("off", "holds", "holds"), ("on", "refuted", "refuted")]
     assert (claim["verdict"], claim["expected"], claim["drift"]) == ("refuted", "refuted", False)
     result.assert_outcomes(passed=1, xfailed=1)  # only the setting recorded as refuted
+
+
+def test_files_run_longest_first_by_the_last_runs_times(audit, pytester):
+    pytester.makepyfile(test_short="""
+        import pytest
+
+        @pytest.mark.claim("q19-holds")
+        def test_short():
+            pass
+    """)
+    reports = pytester.path / "reports"
+    reports.mkdir()
+    (reports / "timing.json").write_text(json.dumps({"keras-3.1.0-tensorflow": {
+        "files_s": {"test_short.py": 9.0, "test_claims.py": 1.0}}}))
+    result, _ = audit(PASSING, "keras-3.1.0-tensorflow", "-v")
+    ran = [line.split("::")[0] for line in result.outlines if "PASSED" in line]
+    assert ran == ["test_short.py", "test_claims.py"]  # collected the other way round
