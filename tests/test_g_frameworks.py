@@ -245,11 +245,15 @@ def test_theano_and_cntk_are_rejected_by_keras3_and_ignored_by_keras2(
 @pytest.mark.claim("q16-tensorflow-main-backend")
 def test_unconfigured_keras_imports_tensorflow(probe, tmp_path, evidence):
     """The seed: TensorFlow is Keras's main backend; checked as the backend Keras loads when
-    nothing (no KERAS_BACKEND, no keras.json) chooses one."""
-    # TensorFlow is made unimportable so the probe stops, cheaply, at the backend it reaches for.
+    nothing (no KERAS_BACKEND, no keras.json) chooses one. TensorFlow is made unimportable, so
+    the probe stops, cheaply, where Keras reaches for it: `import keras` itself must fail on
+    the import of tensorflow. A Keras that defaulted to another backend would import, then
+    stop at the probe's check of the backend it runs on (a RuntimeError), or run there."""
     report = probe("tensorflow", KERAS_BACKEND=None, KERAS_HOME=str(tmp_path))
     evidence(f"no backend configured, TensorFlow unimportable: {outcome(report)}")
-    assert "tensorflow" in report.get("error", ""), outcome(report)
+    error = report.get("error", "")
+    assert error.startswith(("ModuleNotFoundError", "ImportError")) and "tensorflow" in error, (
+        f"Keras did not reach for TensorFlow: {outcome(report)}")
 
 
 # The speed curve: one MLP (32 inputs, two hidden layers of `width` units, one output) per
