@@ -3,8 +3,10 @@ fetches datasets and weights with it): each published advisory on its extraction
 
 Payloads are harmless by construction: an archive whose members can only land one or two
 folders above the extraction folder, still inside the test's temporary directory. A member kept
-inside reads "safe" only next to its positive control: tarfile extracting the same archive with
-no filter must write it outside, or the cell is an error (tests/test_a_security.judge_advisory).
+inside reads "safe" only next to its positive controls: tarfile extracting the same archive with
+no filter must write it outside (tests/test_a_security.judge_advisory), and get_file in the same
+environment must extract the archive less its escaping member; and a refusal counts only where it
+names a member of the attack. Otherwise the cell is an error.
 Python's own tarfile filter is part of the defence from Keras 3.12 on, so the evidence names the
 Python version.
 """
@@ -65,12 +67,18 @@ def get_file_extract(keras, archive: Path, cache: Path) -> tuple[str | None, lis
     return refusal, skipped
 
 
+def extracted(cache: Path) -> list[Path]:
+    """Every 'inside.txt' get_file extracted under `cache` (newer releases put it in
+    <cache>/datasets/<name>_extracted, older ones in <cache>/datasets)."""
+    return [p for depth in ("*", "*/*", "*/*/*") for p in cache.glob(f"{depth}/inside.txt")]
+
+
 def extracted_folder(cache: Path, refusal: str | None) -> Path:
     """Where get_file put the archive's 'inside.txt' (no deep walk: a chain may nest past
     PATH_MAX). Where get_file raised before writing it, the folder it extracts into (Keras 3's
     <cache>/datasets/<name>_extracted: every folder above is outside); a RuntimeError where
     nothing was extracted and nothing raised."""
-    inside = [p for depth in ("*", "*/*", "*/*/*") for p in cache.glob(f"{depth}/inside.txt")]
+    inside = extracted(cache)
     if inside:
         return inside[0].parent
     if refusal is None:
@@ -96,9 +104,11 @@ def unfiltered_control(archive: Path, tmp_path: Path) -> tuple[bool, str]:
         "got out" if fired else "stayed inside")
 
 
-def outcome(folder: Path, tmp_path: Path, refusal: str | None, skipped: list[str]) -> tuple[
-        bool, str]:
-    """(a member got out, the evidence) after get_file extracted into `folder`."""
+def outcome(folder: Path, tmp_path: Path, refusal: str | None, skipped: list[str],
+            attack: tuple[str, ...]) -> tuple[bool, str]:
+    """(a member got out, the evidence) after get_file extracted into `folder`. A refusal
+    counts only where it names a member of the attack (`attack`: parts of their names); any
+    other exception says nothing of the defence: a RuntimeError, an error."""
     outside = escaped_above(folder, tmp_path)
     if outside:
         return True, (f"{PYTHON}: 'escaped.txt' written to <tmp>/"
@@ -106,26 +116,60 @@ def outcome(folder: Path, tmp_path: Path, refusal: str | None, skipped: list[str
                       f"{folder.relative_to(tmp_path)}")
     if refusal:
         refusal = refusal.replace(str(tmp_path), "<tmp>")
+        if not any(name in refusal for name in attack):
+            raise RuntimeError(f"get_file raised without naming a member of the attack, so the "
+                               f"refusal says nothing of the defence: {refusal}")
         return False, f"{PYTHON}: get_file raised ({refusal}); nothing written above the folder"
     why = skipped[0] if skipped else "not written"
     return False, f"{PYTHON}: 'escaped.txt' kept inside ({why})"
 
 
+def get_file_control(keras, twin: Path, tmp_path: Path) -> str:
+    """The control through Keras itself: get_file(extract=True) in this environment extracts
+    `twin`, the payload's archive less its escaping member. Where it cannot, a refusal of the
+    payload shows nothing (get_file may not read the URL at all): a RuntimeError, an error."""
+    cache = tmp_path / "twin" / "cache"
+    refusal, _ = get_file_extract(keras, twin, cache)
+    if refusal or not extracted(cache):
+        raise RuntimeError("get_file(extract=True) does not extract even the archive less its "
+                           f"escaping member here ({refusal or 'nothing extracted'}): its "
+                           "refusal of the payload would show nothing")
+    return "get_file extracts the same archive less its escaping member"
+
+
+ESCAPING = "escaped.txt"  # the member an attack tries to write outside the folder
+
+
 def tar_archive(path: Path, *members: tuple) -> Path:
     """A tar of `members`, each add_member's arguments after the tar."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w") as tar:
         for member in members:
             add_member(tar, *member)
     return path
 
 
-def extract_from(keras, archive: Path, tmp_path: Path, cache: Path,
-                 cwd: Path | None = None) -> tuple[bool, str]:
+def extract_from(keras, archive: Path, twin: Path, tmp_path: Path, cache: Path,
+                 attack: tuple[str, ...] = (ESCAPING,), cwd: Path | None = None
+                 ) -> tuple[bool, str]:
     """get_file(extract=True) of `archive` into `cache`, run from `cwd` (None: where the test
-    runs): whether a member got out of the folder, and the evidence."""
+    runs): whether a member got out of the folder, and the evidence. Where none got out, the
+    same get_file must extract `twin` (the archive less its escaping member) and a refusal must
+    name a member of the `attack`."""
     with working_directory(cwd) if cwd else contextlib.nullcontext():
         refusal, skipped = get_file_extract(keras, archive, cache)
-    return outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped)
+    exploited, evidence = outcome(extracted_folder(cache, refusal), tmp_path, refusal, skipped,
+                                  attack)
+    if exploited:
+        return exploited, evidence
+    return exploited, f"{evidence}; {get_file_control(keras, twin, tmp_path)}"
+
+
+def tar_pair(tmp_path: Path, *members: tuple) -> tuple[Path, Path]:
+    """The payload's tar of `members`, and its twin without the escaping member."""
+    return (tar_archive(tmp_path / "payload.tar", *members),
+            tar_archive(tmp_path / "twin" / "payload.tar",
+                        *(m for m in members if ESCAPING not in m[0])))
 
 
 def empty_folder(path: Path) -> Path:
@@ -138,10 +182,10 @@ def test_ghsa_hqp4_2352_xf5r_extraction_is_checked_against_its_folder(keras, tmp
     """GHSA-hqp4-2352-xf5r / CVE-2026-11816 (fixed in 3.14.0, and 3.12.2 on the 3.12 line):
     get_file(extract=True) checks tar members against the current directory, not the extraction
     folder; run from '/', the member '../escaped.txt' lands outside the folder."""
-    archive = tar_archive(tmp_path / "payload.tar", ("inside.txt",), ("../escaped.txt",))
+    archive, twin = tar_pair(tmp_path, ("inside.txt",), ("../escaped.txt",))
     # run from '/': the advisory's precondition (containers, CI runners)
-    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "cache" / "deeper",
-                                       cwd=Path("/"))
+    exploited, evidence = extract_from(keras, archive, twin, tmp_path,
+                                       tmp_path / "cache" / "deeper", cwd=Path("/"))
     judge_advisory(measure, "GHSA-hqp4-2352-xf5r (CVE-2026-11816) "
                    "[fixed in 3.12.2, 3.14.0]: extraction checked against "
                    "the working directory", exploited, evidence,
@@ -153,8 +197,9 @@ def test_cve_2024_55459_a_dotdot_member_stays_in_get_files_folder(keras, tmp_pat
     """CVE-2024-55459 (GHSA-cjgq-5qmw-rcj6; disputed by Keras, no fixed release named): a tar
     fetched by get_file(extract=True) writes files anywhere: here a '../../escaped.txt' member,
     extracted from an ordinary working directory (the test's own)."""
-    archive = tar_archive(tmp_path / "payload.tar", ("inside.txt",), ("../../escaped.txt",))
-    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "cache" / "deeper",
+    archive, twin = tar_pair(tmp_path, ("inside.txt",), ("../../escaped.txt",))
+    exploited, evidence = extract_from(keras, archive, twin, tmp_path,
+                                       tmp_path / "cache" / "deeper",
                                        cwd=empty_folder(tmp_path / "cwd"))
     judge_advisory(measure, "CVE-2024-55459 (GHSA-cjgq-5qmw-rcj6) "
                    "[disputed: no fix named]: a '../' member leaves "
@@ -162,19 +207,25 @@ def test_cve_2024_55459_a_dotdot_member_stays_in_get_files_folder(keras, tmp_pat
                    lambda: unfiltered_control(archive, tmp_path))
 
 
-def path_max_archive(path: Path, ups: int) -> Path:
+PATH_MAX_LINK = "x" * 254  # the chain's last symlink, which the escaping member goes through
+
+
+def path_max_archive(path: Path, ups: int, escape: bool = True) -> Path:
     """The advisory's archive: 16 symlinks to 247-character folders nest past PATH_MAX, so a
     realpath check gives up resolving them; a last symlink leads back to the extraction folder,
-    and a member through it and `ups` '..' lands that far above the folder."""
+    and a member through it and `ups` '..' lands that far above the folder (without `escape`,
+    the twin: the same chain, no such member)."""
     comp, steps, deep = "d" * 247, "abcdefghijklmnop", ""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w") as tar:
         for step in steps:
             add_member(tar, os.path.join(deep, comp), tarfile.DIRTYPE)
             add_member(tar, os.path.join(deep, step), tarfile.SYMTYPE, comp)
             deep = os.path.join(deep, comp)
-        link = os.path.join("/".join(steps), "x" * 254)
+        link = os.path.join("/".join(steps), PATH_MAX_LINK)
         add_member(tar, link, tarfile.SYMTYPE, "../" * len(steps))
-        add_member(tar, link + "/" + "../" * ups + "escaped.txt")
+        if escape:
+            add_member(tar, link + "/" + "../" * ups + ESCAPING)
         add_member(tar, "inside.txt")
     return path
 
@@ -200,7 +251,10 @@ def test_ghsa_hjqc_jx6g_rwp9_a_symlink_chain_stays_in_get_files_folder(keras, tm
     and 3.11.4+): get_file(extract=True) on the advisory's tar, a symlink chain nesting past
     PATH_MAX, writes a member two folders above its folder."""
     archive = path_max_archive(tmp_path / "payload.tar", ups=2)
-    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "box" / "cache")
+    twin = path_max_archive(tmp_path / "twin" / "payload.tar", ups=2, escape=False)
+    # a refusal names the escaping member, or the link it goes through
+    exploited, evidence = extract_from(keras, archive, twin, tmp_path, tmp_path / "box" / "cache",
+                                       attack=(ESCAPING, PATH_MAX_LINK))
     judge_advisory(measure, "GHSA-hjqc-jx6g-rwp9 (CVE-2025-12060) "
                    "[fixed in 3.12.0]: a symlink chain past "
                    "PATH_MAX", exploited, f"{evidence}; {python_data_filter(archive, tmp_path)}",
@@ -214,9 +268,11 @@ def test_ghsa_58hv_7753_xmfq_a_member_does_not_get_out_through_a_symlink(
     'link' -> '.' passes the member check, and so does 'link/../escaped.txt', because the check
     collapses 'link/..' as text before following the link, while the write follows it into the
     folder's parent. Unlike GHSA-hqp4-2352-xf5r it needs no particular working directory."""
-    archive = tar_archive(tmp_path / "payload.tar", ("inside.txt",),
-                          ("link", tarfile.SYMTYPE, "."), ("link/../escaped.txt",))
-    exploited, evidence = extract_from(keras, archive, tmp_path, tmp_path / "cache" / "deeper",
+    archive, twin = tar_pair(tmp_path, ("inside.txt",), ("link", tarfile.SYMTYPE, "."),
+                             ("link/../escaped.txt",))
+    exploited, evidence = extract_from(keras, archive, twin, tmp_path,
+                                       tmp_path / "cache" / "deeper",
+                                       attack=(ESCAPING, "link"),
                                        cwd=empty_folder(tmp_path / "cwd"))
     judge_advisory(measure, "GHSA-58hv-7753-xmfq (CVE-2026-12482) "
                    "[fixed in 3.12.3, 3.15.0]: a member gets out through "
