@@ -258,6 +258,16 @@ def _count_params(keras):
     wrap(keras.layers.Layer, "count_params", lambda original: lambda self: original(self) + 1)
 
 
+@fault("get-file-fetches-nothing", "A", "test_a_archives.py",
+       "get_file raises before it fetches anything (a refusal that names no member: with the "
+       "control through get_file no row may read 'safe')")
+def _get_file(keras):
+    def get_file(*args, **kwargs):
+        raise OSError("fetch failed")
+
+    keras.utils.get_file = get_file
+
+
 def apply(name: str, keras) -> None:
     if name not in FAULTS:
         raise ValueError(f"CLAIMS_MUTANT={name!r} is not a fault: {sorted(FAULTS)}")
