@@ -12,6 +12,7 @@ import functools
 import importlib
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,6 +267,16 @@ def _get_file(keras):
         raise OSError("fetch failed")
 
     keras.utils.get_file = get_file
+
+
+@fault("file-editor-dies", "A", "test_a_security.py",
+       "KerasFileEditor ends its process (exit 3) as it opens a file: a death that is not the "
+       "bomb's allocation must read error, never vulnerable")
+def _file_editor(keras):
+    def die(*args, **kwargs):
+        os._exit(3)
+
+    keras.saving.KerasFileEditor = die
 
 
 def apply(name: str, keras) -> None:

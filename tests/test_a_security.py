@@ -603,10 +603,15 @@ def shape_bomb(keras, folder: Path, hdf5_by_default: bool) -> tuple[Path, Path]:
 def fails_to_allocate(how: str, bomb: Path) -> tuple[bool, str]:
     """Opens the bomb in the child under its memory limit (`how`: a mode of
     children/load_under_limit.py): whether the loader tried to allocate what the file
-    declares, or died, and what happened."""
+    declares (or died of it), and what happened."""
     proc = run_child("load_under_limit", how, str(bomb), timeout=180)
     if proc.returncode:
-        return True, f"the child died (exit {proc.returncode}): {stderr_tail(proc)}"
+        # only a death of the allocation counts: an import error or another crash checks nothing
+        if not any(failure in proc.stderr for failure in ALLOCATION_FAILURES):
+            raise RuntimeError(f"the child died (exit {proc.returncode}) of something else than "
+                               f"the allocation: {stderr_tail(proc)}")
+        return True, (f"the child died of the allocation (exit {proc.returncode}): "
+                      f"{stderr_tail(proc)}")
     outcome = child_report(proc)["outcome"]
     return (any(failure in outcome for failure in ALLOCATION_FAILURES),
             f"{bomb.stat().st_size:,}-byte file: {outcome}")
@@ -758,9 +763,21 @@ def test_ghsa_gh82_f9x8_5frx_an_asset_path_stays_in_its_folder(keras, tmp_path, 
     exploited = escaped.is_dir()
 
     def join_unchecked() -> tuple[bool, str]:
-        # the containment check is the defence: the store's join without it
-        os.makedirs(os.path.join(str(root), payload), exist_ok=True)
-        return escaped.is_dir(), "os.makedirs(join(folder, path)): " + (
+        # The same store's make with its one containment check off: Keras offers no switch,
+        # so _full_path (the check, then the join) becomes the bare join it replaced.
+        store_class = saving_lib.DiskIOStore
+        if not hasattr(store_class, "_full_path"):
+            raise RuntimeError("this DiskIOStore has no _full_path: the control cannot turn "
+                               "its check off")
+        checked = store_class._full_path
+        store_class._full_path = lambda self, path: os.path.join(self.working_dir, path)
+        try:
+            unchecked = store_class(str(root), mode="r")
+            unchecked.make(payload)
+            unchecked.close()
+        finally:
+            store_class._full_path = checked
+        return escaped.is_dir(), "DiskIOStore.make with its path check off: " + (
             "<tmp>/model/escaped made" if escaped.is_dir() else "nothing made")
 
     judge_advisory(measure, advisory, exploited,
