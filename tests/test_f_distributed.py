@@ -246,19 +246,22 @@ def test_jax_backend_from_keras3_keras2_ignores_it_and_runs_on_tensorflow(on_jax
 @pytest.mark.claim("q14-one-program-many-devices")
 def test_data_parallel_fit_equals_one_device_fit(keras, distributed, evidence):
     """Unchanged single-device code under DataParallel: every device holds the whole kernel,
-    each gets a slice of the batch, and fit reaches one device's weights."""
+    fit hands each device a slice of every batch (observed where fit hands the batch over, not
+    on a tensor of our own), and fit reaches one device's weights."""
     d = keras_distribution(keras, distributed)
     dp = d["data_parallel"]
-    shards = d.get("batch_shards", d.get("batch_shards_error"))
-    evidence(f"DataParallel over {d['devices']}: {describe(dp)}; batch of 16 split as "
-             f"{shards}")
+    fed = dp.get("fit_batch")
+    evidence(f"DataParallel over {d['devices']}: {describe(dp)}; fit handed the devices its "
+             f"first batch of 16 as {fed or 'one unsplit batch (no distribution of the data)'}")
     assert "data_parallel_default_error" not in d, (
         f"DataParallel() raises {d['data_parallel_default_error']}; given the devices by name, "
         f"{describe(dp)}")
     assert distributed["moved"] > 1e-3
     assert holds_whole_on_each_device(dp), f"DataParallel {describe(dp)}"
-    assert [shape for _, shape in d.get("batch_shards", [])] == [[16 // HOST_DEVICES, 4]] * (
-        HOST_DEVICES), f"the batch is not split over the devices: {shards}"
+    assert fed is not None and sorted(shape for _, shape in fed) == (
+        [[16 // HOST_DEVICES, 4]] * HOST_DEVICES), (
+        f"fit did not split its batches over the devices: {fed}")
+    assert len({device for device, _ in fed}) == HOST_DEVICES, f"one device twice: {fed}"
     assert dp["diff"] <= DISTRIBUTED_ATOL
 
 

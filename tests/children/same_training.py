@@ -13,6 +13,7 @@ A part whose API is missing reports {"absent": why}; a call that raises reports 
 what Keras does there is the finding.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -109,12 +110,42 @@ def mirrored(keras, start, data, one) -> dict:
     }
 
 
+@contextlib.contextmanager
+def batches_fit_feeds(keras, fed: list):
+    """Record in `fed` where each batch fit hands to the devices lands: the backend's
+    distribute_data_input (which the trainer calls with every batch under a distribution) is
+    wrapped to note the placement of what it returns. A backend with no such function, or a fit
+    that never calls it, leaves `fed` empty: no batch was spread."""
+    try:
+        lib = importlib.import_module(
+            f"{keras.__name__}.src.backend.{keras.backend.backend()}.distribution_lib")
+    except ImportError:
+        lib = None
+    original = getattr(lib, "distribute_data_input", None)
+    if original is None:
+        yield
+        return
+
+    def spread(*args, **kwargs):
+        out = original(*args, **kwargs)
+        fed.extend(placements(part) for part in (out if isinstance(out, tuple | list) else [out]))
+        return out
+
+    lib.distribute_data_input = spread
+    try:
+        yield
+    finally:
+        lib.distribute_data_input = original
+
+
 def under(keras, make, start, data, one) -> dict:
     """One run under the distribution `make()` returns: its weights against one device's,
-    where the hidden kernel lives, and what Keras warned."""
+    where the hidden kernel lives, where fit put the first batch's inputs, and what Keras
+    warned."""
     dist = keras.distribution
+    fed: list = []
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, batches_fit_feeds(keras, fed):
             warnings.simplefilter("always")
             dist.set_distribution(make())
             model = train(keras, start, data)
@@ -124,6 +155,7 @@ def under(keras, make, start, data, one) -> dict:
         dist.set_distribution(None)
     return {"diff": weights_diff(one, model),
             "kernel": weight_placements(model.get_layer("hidden").kernel),
+            "fit_batch": fed[0] if fed else None,
             # a library's deprecation notices say nothing of the distribution
             "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught
                                 if not issubclass(w.category, DeprecationWarning)})}
@@ -162,11 +194,6 @@ def distribution(keras, start, data, one) -> dict:
         keras, lambda: model_parallel(dist, devices, ".*hidden/kernel"), start, data, one)
     report["unmatched_key"] = under(
         keras, lambda: model_parallel(dist, devices, ".*no_such_layer/kernel"), start, data, one)
-    try:
-        layout = dist.DataParallel(devices=devices).get_data_layout((BATCH, 4))
-        report["batch_shards"] = placements(dist.distribute_tensor(data[0][:BATCH], layout))
-    except Exception as exc:
-        report["batch_shards_error"] = failure(exc)
     return report
 
 
