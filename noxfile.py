@@ -519,7 +519,7 @@ def report(session: nox.Session) -> None:
         runs = sorted(str(p) for p in (REPORTS / extra).glob("*-*-*.json"))
         if runs:
             args += [f"--{extra}", *runs]
-    for name in ("timing", "stability"):
+    for name in ("timing", "stability", "proof"):
         if (REPORTS / f"{name}.json").exists():
             args += [f"--{name}", str(REPORTS / f"{name}.json")]
     sweep = sorted(str(p) for p in (REPORTS / "sweep").glob("*-*-*.json"))

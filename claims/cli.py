@@ -207,7 +207,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         supplements = {name: getattr(args, name) for name in SUPPLEMENTS}
         merged = write_report(args.files, Path(args.out), args.lang, supplements, args.timing,
-                              args.stability, args.sweep)
+                              args.stability, args.sweep, proof=args.proof)
     except ReportError as exc:
         print(f"claims report: {exc}", file=sys.stderr)
         return 2
@@ -265,7 +265,8 @@ def cmd_sweep_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_mutants(args: argparse.Namespace) -> int:
-    from claims.mutants import FAULTS, score, speed_lines
+    from claims.mutants import FAULTS, proof, score, speed_lines
+    from claims.reportio import write_atomic
 
     if args.speed:
         lines, within = speed_lines(json.loads(args.speed.read_text(encoding="utf-8")))
@@ -276,6 +277,7 @@ def cmd_mutants(args: argparse.Namespace) -> int:
             print(f"{f.name} {f.tests}")
         return 0
     rows, caught = score(args.folder)
+    write_atomic(args.folder.parent / "proof.json", json.dumps(proof(rows), indent=1) + "\n")
     width = max(len(f.name) for f, _ in rows)
     print(f"{'fault':<{width}}  section  caught by")
     for f, claims in rows:
@@ -332,6 +334,8 @@ def parser() -> argparse.ArgumentParser:
                        help=f"per-run files of {what}, merged beside the audit")
     r.add_argument("--timing", type=Path, help="timing.json written by the audit runs")
     r.add_argument("--stability", type=Path, help="stability.json of the stability session")
+    r.add_argument("--proof", type=Path,
+                   help="proof.json of the mutants session: the faults each claim caught")
     r.add_argument("--sweep", nargs="*", default=[], type=Path, metavar="FILE",
                    help="the sweep session's run files (reports/sweep/): the release timeline")
     r.set_defaults(func=cmd_report)

@@ -24,6 +24,11 @@ LABELS = {
         "python": "Python", "libraries": "libraries", "onednn": "oneDNN (as TensorFlow reports)",
         "cpu": "CPU", "threads": "cores / math threads", "blas": "NumPy's BLAS",
         "decided_by": "recorded", "settings_hint": "per setting",
+        "proof": "Could have come out otherwise",
+        "proof_share": "{proven} of the {of} claims that hold or are refuted in {env} changed "
+                       "under a planted fault of claims/mutants.py (a Keras broken so that the "
+                       "claim would be false, or made to behave as the seed says)",
+        "no_fault": "no planted fault has changed it yet",
         "by_file": "test s per file (summed over workers)",
         "stability": "Stability", "stable": "every verdict equal across runs",
         "unstable": "VERDICTS DIFFER across runs",
@@ -69,6 +74,11 @@ LABELS = {
         "python": "Python", "libraries": "thư viện", "onednn": "oneDNN (theo TensorFlow báo)",
         "cpu": "CPU", "threads": "số nhân / số luồng tính toán", "blas": "BLAS của NumPy",
         "decided_by": "đã ghi nhận", "settings_hint": "theo từng thiết lập",
+        "proof": "Kết luận có thể đã khác",
+        "proof_share": "{proven} trên {of} nhận định đúng hoặc bị bác bỏ ở {env} đã đổi kết "
+                       "luận dưới một lỗi cài sẵn của claims/mutants.py (một Keras bị làm hỏng "
+                       "để nhận định thành sai, hoặc bị làm cho chạy như bài trả lời nói)",
+        "no_fault": "chưa có lỗi cài sẵn nào làm thay đổi kết luận này",
         "by_file": "giây test theo tệp (cộng mọi worker)",
         "stability": "Độ ổn định", "stable": "mọi kết luận như nhau giữa các lần chạy",
         "unstable": "KẾT LUẬN KHÁC NHAU giữa các lần chạy",
@@ -313,6 +323,18 @@ def release_ranges(row: dict, t: dict) -> str:
         f"{(t[r['shown']] if r['shown'] in t else r['shown']) or t['not_run']} {r['first']}"
         + (f" {t['up_to']} {r['last']}" if r["last"] != r["first"] else "")
         for r in row["ranges"])
+
+
+def proof_share(proof: dict, t: dict) -> str:
+    """The share of decided claims some planted fault changed, in one sentence."""
+    return t["proof_share"].format(proven=proof["proven"], of=proof["of"],
+                                   env=proof["environment"])
+
+
+def claim_proof(claim_id: str, proof: dict, t: dict) -> str:
+    """The planted faults that changed a claim's audit, or that none has yet."""
+    faults = proof["claims"].get(claim_id)
+    return ", ".join(faults) if faults else t["no_fault"]
 
 
 def stability(st: dict, t: dict) -> str:

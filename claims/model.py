@@ -14,7 +14,7 @@ from packaging.version import InvalidVersion, Version
 
 from claims import catalog
 from claims.inputs import ReportError, load_extra, load_runs, validate
-from claims.vocabulary import QUESTIONS, SCHEMA_VERSION, SEVERITY, VERDICTS
+from claims.vocabulary import DEFAULT_ENV, QUESTIONS, SCHEMA_VERSION, SEVERITY, VERDICTS
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seminar-answers.md"
 KERAS_2_15 = "keras-2.15.0-tensorflow"  # the scorecard's Keras 2 column
@@ -284,9 +284,27 @@ def _ranges(releases: list[str], shown: list, verdicts: list) -> list[dict]:
     return ranges
 
 
+def proven(proof: dict, claims: list[dict], environments: list[dict]) -> dict:
+    """Per claim, the planted faults that changed its audit (proof.json of the mutants
+    session, run in the default environment), and the share of the claims that hold or are
+    refuted there which some fault changed: the verdicts shown able to come out otherwise."""
+    by_claim: dict[str, list[str]] = {}
+    for fault in proof["faults"]:
+        for caught in fault["caught"]:
+            by_claim.setdefault(caught.split(" ")[0], []).append(fault["name"])
+    env_ids = {e["id"] for e in environments}
+    where = DEFAULT_ENV if DEFAULT_ENV in env_ids else None
+    decided = [c["id"] for c in claims
+               if any(v["verdict"] in ("holds", "refuted") and where in (None, e)
+                      for e, v in c["verdicts"].items())]
+    return {**proof, "environment": where or "any", "claims": by_claim,
+            "proven": sum(cid in by_claim for cid in decided), "of": len(decided),
+            "unproven": [cid for cid in decided if cid not in by_claim]}
+
+
 def merge(paths: list[Path], supplements: dict[str, list[Path]] | None = None,
           timing: Path | None = None, stability: Path | None = None,
-          sweep: list[Path] | None = None) -> dict:
+          sweep: list[Path] | None = None, proof: Path | None = None) -> dict:
     """The report's model: environments (ordered) and, per claim, the verdict in each, with
     the summaries every rendering shows. Supplementary runs (SUPPLEMENTS: name -> per-run
     files) join the columns of their environments; timing.json and stability.json, when
@@ -315,5 +333,8 @@ def merge(paths: list[Path], supplements: dict[str, list[Path]] | None = None,
         extra = load_extra(path, key)
         if extra is not None:
             model[key] = extra
+    planted = load_extra(proof, "proof")
+    if planted is not None:
+        model["proof"] = proven(planted, claims, environments)
     validate(model, "merged.schema.json", "audit.json")
     return model

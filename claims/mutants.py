@@ -293,6 +293,13 @@ def caught_by(run: dict) -> list[str]:
             if c["drift"] or c["verdict"] == "error" or "correction NOT verified" in c["evidence"]]
 
 
+def proof(rows: list[tuple[Fault, list[str]]]) -> dict:
+    """proof.json, which the report reads: per fault, what it broke and the claims whose audit
+    it changed."""
+    return {"faults": [{"name": f.name, "section": f.section, "description": f.description,
+                        "caught": caught} for f, caught in rows]}
+
+
 def score(folder: Path) -> tuple[list[tuple[Fault, list[str]]], int]:
     """Per fault, the claims that caught it, from `<folder>/<fault>/<env>.json`."""
     rows = []

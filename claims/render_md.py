@@ -46,6 +46,8 @@ def _timing(model: dict, t: dict) -> list[str]:
                   *md_table(labels.timing_headers(t), labels.timing_rows(model["timing"]))]
     if model.get("stability"):
         lines += ["", f"**{t['stability']}:** {labels.stability(model['stability'], t)}"]
+    if model.get("proof"):
+        lines += ["", f"**{t['proof']}:** {labels.proof_share(model['proof'], t)}"]
     return lines
 
 
@@ -90,7 +92,7 @@ def _matrix(model: dict, t: dict) -> list[str]:
     return ["", f"## {t['claims']}", "", *md_table([t["claim"], *envs], rows)]
 
 
-def _claim(c: dict, envs: list[str], t: dict, lang: str) -> list[str]:
+def _claim(c: dict, envs: list[str], t: dict, lang: str, proof: dict | None) -> list[str]:
     """One claim in full: quote, statement, evidence per environment, correction."""
     lines = ["", f"### {c['id']} ({labels.questions(c, t)})", "",
              f"> {c['quote']}", "", f"**{t['statement']}:** {labels.statement(c, lang)}", ""]
@@ -104,6 +106,8 @@ def _claim(c: dict, envs: list[str], t: dict, lang: str) -> list[str]:
     correction = labels.correction(c, lang)
     if correction:
         lines += ["", f"**{t['correction']}:** {correction}"]
+    if proof:
+        lines += ["", f"*{t['proof']}:* {labels.claim_proof(c['id'], proof, t)}"]
     return lines
 
 
@@ -133,5 +137,5 @@ def render_markdown(model: dict, lang: str = "en") -> str:
     lines += _timing(model, t) + _depends_and_drift(model, t, lang) + _timeline(model, t)
     lines += _measured(model, t) + _cross(model) + _matrix(model, t)
     for c in model["claims"]:
-        lines += _claim(c, envs, t, lang)
+        lines += _claim(c, envs, t, lang, model.get("proof"))
     return "\n".join(lines) + "\n"

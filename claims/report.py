@@ -45,7 +45,7 @@ def coverage_by(model: dict) -> seedmap.Coverage:
 def write_report(paths: list[Path], out_dir: Path, lang: str = "en",
                  supplements: dict[str, list[Path]] | None = None, timing: Path | None = None,
                  stability: Path | None = None, sweep: list[Path] | None = None,
-                 coverage: seedmap.Coverage | None = None) -> dict:
+                 coverage: seedmap.Coverage | None = None, proof: Path | None = None) -> dict:
     """Validate every input, then write audit.md, audit.html and audit.json, and seed.md and
     seed.html, into `out_dir`; the sweep's run files, where given, make
     the release timeline. `coverage` is the seed's, the real seed's by default."""
@@ -53,7 +53,7 @@ def write_report(paths: list[Path], out_dir: Path, lang: str = "en",
         raise ReportError(f"unknown language {lang!r}: use one of {sorted(LABELS)}")
     model = merge([Path(p) for p in paths],
                   {name: [Path(p) for p in files] for name, files in (supplements or {}).items()},
-                  timing, stability, [Path(p) for p in sweep or []])
+                  timing, stability, [Path(p) for p in sweep or []], proof)
     entries = (coverage or coverage_by(model)).entries
     texts = {
         "audit.md": render_markdown(model, lang),

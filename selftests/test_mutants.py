@@ -164,3 +164,17 @@ def test_speed_lines_give_each_faults_ratio_to_the_clean_audit_and_flag_the_slow
     path.write_text(json.dumps(measured))
     assert main(["mutants", "--speed", str(path)]) == 1
     assert "OVER BUDGET" in capsys.readouterr().out
+
+
+def test_the_score_writes_the_proof_the_report_reads(tmp_path):
+    folder = tmp_path / "mutants"
+    for name in mutants.FAULTS:
+        (folder / name).mkdir(parents=True)
+        run = make_run("keras-3.15.1-tensorflow", {"q25-x": "holds", "q19-y": "refuted"},
+                       drift={"q25-x"} if name == "flatten-reorders" else set())
+        (folder / name / "keras-3.15.1-tensorflow.json").write_text(json.dumps(run))
+    main(["mutants", str(folder)])
+    proof = json.loads((tmp_path / "proof.json").read_text())
+    caught = {f["name"]: f["caught"] for f in proof["faults"]}
+    assert caught["flatten-reorders"] == ["q25-x"]
+    assert set(caught) == set(mutants.FAULTS)

@@ -654,3 +654,24 @@ def test_a_question_asked_in_the_other_language_is_marked_so(merged):
     assert "<tr class='question'><td>1</td><td lang='en'>Once trained" in vi
     assert "<tr class='question'><td>2</td><td>Làm thế nào" in vi
     assert "<tr class='question'><td>2</td><td lang='vi'>Làm thế nào" in en
+
+
+def test_the_report_shows_which_planted_fault_changed_each_claim(run_files, tmp_path):
+    proof = tmp_path / "proof.json"
+    proof.write_text(json.dumps({"faults": [
+        {"name": "same-padding-off", "section": "H", "description": "d", "caught": ["q19-a"]},
+        {"name": "error-only", "section": "K", "description": "d", "caught": ["q25-b (error)"]},
+    ]}))
+    merged = report.merge(run_files(K3_NEW, K2), proof=proof)
+    assert (merged["proof"]["proven"], merged["proof"]["of"]) == (2, 2)  # in 3.15.1 only
+    assert merged["proof"]["claims"] == {"q19-a": ["same-padding-off"], "q25-b": ["error-only"]}
+    md = report.render_markdown(merged)
+    assert "**Could have come out otherwise:** 2 of the 2 claims" in md
+    assert "*Could have come out otherwise:* same-padding-off" in md
+    assert "Could have come out otherwise" in render_html.render_html(merged)
+    unproven = json.loads(proof.read_text())
+    unproven["faults"][0]["caught"] = []
+    proof.write_text(json.dumps(unproven))
+    merged = report.merge(run_files(K3_NEW, K2), proof=proof)
+    assert merged["proof"]["unproven"] == ["q19-a"]
+    assert "no planted fault has changed it yet" in report.render_markdown(merged)
