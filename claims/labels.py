@@ -25,9 +25,9 @@ LABELS = {
         "cpu": "CPU", "threads": "cores / math threads", "blas": "NumPy's BLAS",
         "decided_by": "recorded", "settings_hint": "per setting",
         "proof": "Could have come out otherwise",
-        "proof_share": "{proven} of the {of} claims that hold or are refuted in {env} changed "
-                       "under a planted fault of claims/mutants.py (a Keras broken so that the "
-                       "claim would be false, or made to behave as the seed says)",
+        "proof_share": "claims that hold or are refuted in {} changed under a planted fault of "
+                       "claims/mutants.py (a Keras broken so that the claim would be false, or "
+                       "made to behave as the seed says)",
         "no_fault": "no planted fault has changed it yet",
         "by_file": "test s per file (summed over workers)",
         "stability": "Stability", "stable": "every verdict equal across runs",
@@ -75,9 +75,9 @@ LABELS = {
         "cpu": "CPU", "threads": "số nhân / số luồng tính toán", "blas": "BLAS của NumPy",
         "decided_by": "đã ghi nhận", "settings_hint": "theo từng thiết lập",
         "proof": "Kết luận có thể đã khác",
-        "proof_share": "{proven} trên {of} nhận định đúng hoặc bị bác bỏ ở {env} đã đổi kết "
-                       "luận dưới một lỗi cài sẵn của claims/mutants.py (một Keras bị làm hỏng "
-                       "để nhận định thành sai, hoặc bị làm cho chạy như bài trả lời nói)",
+        "proof_share": "nhận định đúng hoặc bị bác bỏ ở {} đã đổi kết luận dưới một lỗi cài sẵn "
+                       "của claims/mutants.py (một Keras bị làm hỏng để nhận định thành sai, "
+                       "hoặc bị làm cho chạy như bài trả lời nói)",
         "no_fault": "chưa có lỗi cài sẵn nào làm thay đổi kết luận này",
         "by_file": "giây test theo tệp (cộng mọi worker)",
         "stability": "Độ ổn định", "stable": "mọi kết luận như nhau giữa các lần chạy",
@@ -327,8 +327,7 @@ def release_ranges(row: dict, t: dict) -> str:
 
 def proof_share(proof: dict, t: dict) -> str:
     """The share of decided claims some planted fault changed, in one sentence."""
-    return t["proof_share"].format(proven=proof["proven"], of=proof["of"],
-                                   env=proof["environment"])
+    return f"{proof['proven']} / {proof['of']} " + t["proof_share"].format(proof["environment"])
 
 
 def claim_proof(claim_id: str, proof: dict, t: dict) -> str:
