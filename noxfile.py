@@ -29,6 +29,7 @@ nox.options.sessions = ["audit", "report"]  # plain `nox`: the whole matrix, the
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
+from claims.machine import ONE_THREAD  # noqa: E402  (standard library only)
 from claims.reportio import SUPPLEMENTS  # noqa: E402  (standard library only)
 from claims.vocabulary import DEFAULT_ENV  # noqa: E402
 
@@ -248,8 +249,6 @@ def bench(session: nox.Session) -> None:
 # experiments' seeds (CLAIMS_EXPERIMENT_SEED, tests/experiments.py) and the math threads (one,
 # or what the machine gives); a verdict that moves is named with the run's setting.
 STABILITY_RUNS = ((1, 0, None), (2, 1000, 1), (3, 2000, None))
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
-              "TF_NUM_INTEROP_THREADS": "1"}
 
 
 @nox.session(python="3.11")

@@ -31,6 +31,14 @@ FACTS = {
 }
 RULE_FACTS = ("onednn", "cpu_vendor", "cpu_model", "cpu_flag", "cpus", "threads", "blas")
 
+# One math thread, in variables read before NumPy, TensorFlow, PyTorch or JAX start their
+# thread pools: the setting the stability session audits beside the machine's default.
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+}
+
 # The extensions TensorFlow's CPU feature guard and XLA's CPU compiler test for.
 ISA_FLAGS = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
              "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "neon", "asimd")

@@ -17,13 +17,9 @@ import os
 import sys
 import time
 
+from claims.machine import ONE_THREAD
+
 EPOCHS = 2
-# One math thread, set before numpy, TensorFlow, torch or jax start their thread pools.
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-}
 
 
 def data(batch: int, steps: int):
