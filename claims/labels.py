@@ -23,7 +23,7 @@ LABELS = {
         "environments": "Environments: versions and the machine facts a verdict may depend on",
         "python": "Python", "libraries": "libraries", "onednn": "oneDNN (as TensorFlow reports)",
         "cpu": "CPU", "threads": "cores / math threads", "blas": "NumPy's BLAS",
-        "decided_by": "recorded", "settings_hint": "per setting",
+        "decided_by": "recorded for",
         "proof": "Could have come out otherwise",
         "proof_share": "claims that hold or are refuted in {} changed under a planted fault of "
                        "claims/mutants.py (a Keras broken so that the claim would be false, or "
@@ -73,7 +73,7 @@ LABELS = {
                         "phụ thuộc vào",
         "python": "Python", "libraries": "thư viện", "onednn": "oneDNN (theo TensorFlow báo)",
         "cpu": "CPU", "threads": "số nhân / số luồng tính toán", "blas": "BLAS của NumPy",
-        "decided_by": "đã ghi nhận", "settings_hint": "theo từng thiết lập",
+        "decided_by": "kết luận ghi nhận cho máy có",
         "proof": "Kết luận có thể đã khác",
         "proof_share": "nhận định đúng hoặc bị bác bỏ ở {} đã đổi kết luận dưới một lỗi cài sẵn "
                        "của claims/mutants.py (một Keras bị làm hỏng để nhận định thành sai, "
@@ -156,7 +156,7 @@ def evidence(claim: dict, v: dict, lang: str) -> str:
     if lang == "vi" and v["verdict"] == "untestable" and claim["untestable_vi"]:
         return claim["untestable_vi"]
     decided = v.get("decided_by")
-    return v["evidence"] + (f" ({LABELS[lang]['decided_by']}: {decided})" if decided else "")
+    return v["evidence"] + (f" ({LABELS[lang]['decided_by']} {decided})" if decided else "")
 
 
 # The libraries that run a backend's ops, in the environment table.

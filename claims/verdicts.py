@@ -187,13 +187,13 @@ def settle(entry: dict, claim: Claim, env: Environment | None) -> dict:
     for s in entry.get("settings", []):
         s["expected"], facts = recorded(claim, under(env, s["setting"]) if env else None)
         s["drift"] = is_drift(s["verdict"], s["expected"])
-        decided += [f"{s['expected']} where {facts}"] if facts else []
+        decided += [facts] if facts and facts not in decided else []
     if entry.get("settings"):
         found = [s["expected"] for s in entry["settings"] if s["expected"]]
         expected = min(found, key=SEVERITY.index) if found else None
     else:
         expected, facts = recorded(claim, env)
-        decided += [f"{expected} where {facts}"] if facts else []
+        decided += [facts] if facts else []
     entry["expected"] = expected
     entry["drift"] = (is_drift(entry["verdict"], expected) or "correction_drift" in entry
                       or any(s["drift"] for s in entry.get("settings", [])))
