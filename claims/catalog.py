@@ -127,15 +127,9 @@ class Claim:
     expected: tuple[Rule, ...] = field(default=())
     boundary: str | None = None  # where the verdict changes, found by `nox -s bisect`
 
-    def expected_verdict(self, env: Environment) -> str | None:
-        """The recorded verdict for `env`: the first matching rule wins; None if none matches."""
-        if self.untestable:
-            return "untestable"
-        rule = self.rule_for(env)
-        return rule.verdict if rule else None
-
     def rule_for(self, env: Environment) -> Rule | None:
-        """The first rule that matches `env`, whose verdict is recorded there."""
+        """The first rule that matches `env`, whose verdict is recorded there; None if none
+        matches (claims.verdicts.recorded reads it)."""
         return next((r for r in self.expected if r.matches(env)), None)
 
     def as_dict(self) -> dict:

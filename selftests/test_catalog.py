@@ -10,6 +10,7 @@ import pytest
 
 from claims import catalog
 from claims.catalog import CatalogError, Environment
+from claims.verdicts import recorded
 from selftests.conftest import write_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,12 +108,12 @@ expected = [
   { verdict = "holds", package = "tf_keras" },
   { verdict = "refuted" },
 ]""")
-    assert claims["q19-x"].expected_verdict(Environment.parse(env_id)) == expected
+    assert recorded(claims["q19-x"], Environment.parse(env_id))[0] == expected
 
 
 def test_no_matching_rule_means_no_recorded_verdict(tmp_path):
     claims = load_h(tmp_path, GOOD + 'expected = [{ verdict = "holds", backend = "jax" }]')
-    assert claims["q19-x"].expected_verdict(Environment.parse("keras-3.1.0-torch")) is None
+    assert recorded(claims["q19-x"], Environment.parse("keras-3.1.0-torch"))[0] is None
 
 
 @pytest.mark.parametrize("python, expected", [("3.11.7", "refuted"), ("3.11.13", "holds"),
@@ -123,7 +124,7 @@ def test_a_rule_may_depend_on_the_python_version(tmp_path, python, expected):
     claims = load_h(tmp_path, GOOD + """correction = "c"
 expected = [{ verdict = "refuted", python = "<3.11.13" }, { verdict = "holds" }]""")
     env = Environment("keras", "3.15.1", "tensorflow", python)
-    assert claims["q19-x"].expected_verdict(env) == expected
+    assert recorded(claims["q19-x"], env)[0] == expected
 
 
 def test_environment_ids_round_trip():

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 
 from tests.checks import CHILDREN, ROOT
 
-# name -> setting -> the environment variables that choose it. TensorFlow turns oneDNN on by
-# default on some CPUs (those with AVX-512 VNNI, BF16 or AMX) and off on others: both are what a
-# user may have, so both are audited wherever the audit runs.
+# name (the machine fact it moves, claims.machine) -> setting -> the environment variables that
+# choose it. TensorFlow turns oneDNN on by default on some CPUs (those with AVX-512 VNNI, BF16 or
+# AMX) and off on others: both are what a user may have, so both are audited wherever the audit
+# runs.
 SWITCHES: dict[str, dict[str, dict[str, str]]] = {
     "onednn": {"on": {"TF_ENABLE_ONEDNN_OPTS": "1"}, "off": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
 }
-# Which fact each switch moves, as the child reports it.
-SWITCHED_FACT = {"onednn": "onednn"}
 
 
 class ChildRaised(RuntimeError):
@@ -59,8 +58,7 @@ class KerasProcess:
     def claims_setting(self) -> dict[str, str]:
         """What the plugin records for a test run here: the variables set and the fact
         observed (`{"TF_ENABLE_ONEDNN_OPTS": "0", "onednn": "off"}`)."""
-        return {**SWITCHES[self.switch][self.requested],
-                SWITCHED_FACT[self.switch]: self.facts[SWITCHED_FACT[self.switch]]}
+        return {**SWITCHES[self.switch][self.requested], self.switch: self.facts[self.switch]}
 
     def call(self, function, *args, **kwargs):
         """`function(keras, *args, **kwargs)` in the child; `function` must be a module-level

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import time
 
@@ -12,6 +11,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
+from claims.plugin import describe
 from tests.checks import (
     assert_rejected,
     conv2d,
@@ -1054,21 +1054,21 @@ def test_keras_tensor_functions_give_numpys_results_for_only_part_of_numpy(keras
 
 def timeseries_batches(keras, data, targets, w):
     """The batches of keras.utils.timeseries_dataset_from_array as NumPy pairs: a tf.data
-    dataset by default; where TensorFlow is absent, a Grain one (format='grain', Keras 3.14+);
-    not applicable where neither can be built."""
-    make = keras.utils.timeseries_dataset_from_array
-    options = {}
-    if importlib.util.find_spec("tensorflow") is None:
-        if "format" not in inspect.signature(make).parameters:
-            pytest.skip("timeseries_dataset_from_array builds a tf.data dataset, and this "
-                        "environment has no TensorFlow")
-        if importlib.util.find_spec("grain") is None:
-            pytest.skip("timeseries_dataset_from_array needs TensorFlow, or Grain for "
-                        "format='grain'; this environment has neither")
-        options["format"] = "grain"
-    dataset = make(data, targets, sequence_length=w.sequence_length,
-                   sampling_rate=w.sampling_rate, sequence_stride=w.sequence_stride,
-                   batch_size=w.batch_size, **options)
+    dataset by default; where that cannot be built here, a Grain one (format='grain', Keras
+    3.14+); not applicable where neither can, with what the function said."""
+    def make(**options):
+        return keras.utils.timeseries_dataset_from_array(
+            data, targets, sequence_length=w.sequence_length, sampling_rate=w.sampling_rate,
+            sequence_stride=w.sequence_stride, batch_size=w.batch_size, **options)
+
+    try:
+        dataset = make()
+    except ImportError as exc:  # the module it builds with is missing: run the alternative
+        try:
+            dataset = make(format="grain")
+        except (ImportError, TypeError) as grain:  # TypeError: no format= before 3.14
+            pytest.skip(f"timeseries_dataset_from_array cannot build its dataset here: "
+                        f"{describe(exc)}; with format='grain': {describe(grain)}")
     return [(np.asarray(x), np.asarray(y)) for x, y in dataset]
 
 
