@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import importlib.util
 import json
@@ -122,6 +123,26 @@ def run_child(name: str, *args: str, block_keras: bool = False, timeout: float =
     launcher = [str(CHILDREN / "_no_keras.py")] if block_keras else []
     return subprocess.run([sys.executable, *launcher, str(CHILDREN / f"{name}.py"), *args],
                           env=environ, capture_output=True, text=True, timeout=timeout)
+
+
+def once_per_run(tmp_path_factory, kind: str):
+    """`compute(key, make)`: `make()`'s JSON value, made once in the whole run whichever
+    pytest-xdist worker asks first (a locked file per key in a folder all the workers share);
+    the others wait for it and read it. For what is costly and the same for every test file
+    that needs it: a child's fresh import of the backend, a large model's build."""
+    basetemp = tmp_path_factory.getbasetemp()
+    folder = (basetemp.parent if "PYTEST_XDIST_WORKER" in os.environ else basetemp) / kind
+    folder.mkdir(exist_ok=True)
+
+    def compute(key: str, make):
+        path = folder / f"{key}.json"
+        with open(folder / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                path.write_text(json.dumps(make()))
+            return json.loads(path.read_text())
+
+    return compute
 
 
 def stderr_tail(proc, lines: int = 3) -> str:

@@ -7,7 +7,8 @@ import importlib.util
 import pytest
 from packaging.version import Version
 
-from tests.checks import PORTABILITY, child_report, run_child
+from tests.checks import PORTABILITY, child_report, once_per_run, run_child
+from tests.seed import DOWNLOADED, SEED_PRETRAINED
 from tests.switches import SWITCHES, KerasProcess
 
 
@@ -49,6 +50,30 @@ def probe():
         return seen[key]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def shared_child(tmp_path_factory):
+    """`shared_child(name, *args)`: children/<name>.py's report, run once in the whole run
+    however many test files ask for it (tests.checks.once_per_run): each run is a fresh import
+    of the backend."""
+    compute = once_per_run(tmp_path_factory, "children")
+
+    def run(name: str, *args: str) -> dict:
+        return compute("-".join((name, *args)).replace(":", "_"),
+                       lambda: child_report(run_child(name, *args)))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def imagenet_downloads(shared_child) -> dict:
+    """children/imagenet_downloads.py, run against a server on 127.0.0.1, by experiment:
+    weights="imagenet" of each of DOWNLOADED, a weights file made here served (test_b_models);
+    the default weights of each of SEED_PRETRAINED, the server answering 404, and
+    decode_predictions' class index, a made index served (test_g_frameworks)."""
+    return shared_child("imagenet_downloads", *DOWNLOADED, "class-index",
+                        *(f"default:{name}" for name in SEED_PRETRAINED))
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seminar-answers.md"
+# Applications the seed names. Two small enough to build in seconds, whose weights="imagenet"
+# is run against a served file: Keras downloads EfficientNetB0's weights with a pinned file
+# hash and MobileNet's without one.
+DOWNLOADED = ("MobileNet", "EfficientNetB0")
+# The three models question 15 names, with include_top=False (the transfer-learning variant).
+SEED_PRETRAINED = ("VGG16", "ResNet50", "InceptionV3")
 # Question 4's table of pretrained models: a header line, then one tab-separated line per model.
 MODEL_TABLE_HEADER = (
     "Model", "Size (MB)", "Top-1 Accuracy", "Top-5 Accuracy", "Parameters", "Depth",

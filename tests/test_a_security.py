@@ -500,85 +500,110 @@ def read_with_h5py(folder: Path, what: str) -> Callable[[], tuple[bool, str]]:
     return control
 
 
-def judge_disclosure(keras, hdf5_by_default: bool, tmp_path: Path, measure, advisory: str,
-                     poison: Poison, what: str) -> None:
-    """One disclosure row: the files poisoned by `poison`, every HDF5 loader tried on them, and
-    h5py reading the kernel `what` (the positive control)."""
-    poisoned_files(keras, tmp_path, hdf5_by_default, poison)
-    [(leaked, evidence)] = read_host_file(tmp_path)
-    judge_advisory(measure, advisory, bool(leaked), evidence, read_with_h5py(tmp_path, what))
+def external_storage(h5, name: str, victim: Path) -> None:
+    """The kernel's bytes kept, by HDF5 external storage, in host_file.txt beside the files."""
+    host = victim.parent / "host_file.txt"
+    host.write_bytes(HOST_BYTES)
+    del h5[name]
+    h5.create_dataset(name, shape=KERNEL_SHAPE, dtype="<f4",
+                      external=[(str(host), 0, len(HOST_BYTES))])
+
+
+def virtual_dataset(h5, name: str, victim: Path) -> None:
+    """The kernel an HDF5 virtual dataset mapping the victim's kernel."""
+    import h5py
+
+    layout = h5py.VirtualLayout(shape=KERNEL_SHAPE, dtype="<f4")
+    layout[:] = h5py.VirtualSource(str(victim), name, shape=KERNEL_SHAPE)
+    del h5[name]
+    h5.create_virtual_dataset(name, layout)
+
+
+def link_kernel(h5, name: str, victim: Path) -> None:
+    """The kernel an HDF5 external link to the victim's kernel."""
+    import h5py
+
+    del h5[name]
+    h5[name] = h5py.ExternalLink(str(victim), name)
+
+
+def link_top_group(h5, name: str, victim: Path) -> None:
+    """The file's top group ('layers', or a legacy .h5 file's 'model_weights') an external
+    link to the victim's."""
+    import h5py
+
+    top = name.split("/")[0]
+    del h5[top]
+    h5[top] = h5py.ExternalLink(str(victim), top)
+
+
+# Every disclosure payload, each written into a folder of its own; all the folders are read by
+# one child (children/read_weights.py), which imports Keras once for all the rows.
+DISCLOSURES: dict[str, Poison] = {"external storage": external_storage,
+                                  "virtual dataset": virtual_dataset,
+                                  "linked kernel": link_kernel,
+                                  "linked top group": link_top_group}
+
+
+@pytest.fixture(scope="module")
+def disclosures(keras, keras_name_writes_hdf5, tmp_path_factory
+                ) -> dict[str, tuple[Path, list[str], str]]:
+    """By payload of DISCLOSURES: its folder (poisoned_files), the loaders that handed back
+    HOST_BYTES from the attacker's files, and what every loader did."""
+    root = tmp_path_factory.mktemp("disclosures")
+    folders = {what: root / what.replace(" ", "_") for what in DISCLOSURES}
+    for what, folder in folders.items():
+        folder.mkdir()
+        poisoned_files(keras, folder, keras_name_writes_hdf5, DISCLOSURES[what])
+    return {what: (folder, *result) for (what, folder), result in
+            zip(folders.items(), read_host_file(*folders.values()), strict=True)}
+
+
+def judge_disclosure(disclosures, measure, advisory: str, what: str, read_as: str) -> None:
+    """One disclosure row: payload `what` read by every HDF5 loader, and h5py reading the
+    kernel `read_as` (the positive control)."""
+    folder, leaked, evidence = disclosures[what]
+    judge_advisory(measure, advisory, bool(leaked), evidence, read_with_h5py(folder, read_as))
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_ghsa_3m4q_jmj6_r34q_hdf5_external_storage_does_not_read_host_files(
-        keras, keras_name_writes_hdf5, tmp_path, measure):
+        disclosures, measure):
     """GHSA-3m4q-jmj6-r34q (CVE-2026-1669; fixed in 3.12.1 and 3.13.2 for the .keras zip,
     .weights.h5 and KerasFileEditor, in 3.12.2 and 3.15.0 for legacy .h5 files): a weights
     dataset whose bytes HDF5 external storage keeps in a file of the host makes loading read
     that file into the model."""
-    host = tmp_path / "host_file.txt"
-    host.write_bytes(HOST_BYTES)
-
-    def external_storage(h5, name: str, victim: Path) -> None:
-        del h5[name]
-        h5.create_dataset(name, shape=KERNEL_SHAPE, dtype="<f4",
-                          external=[(str(host), 0, len(HOST_BYTES))])
-
-    judge_disclosure(keras, keras_name_writes_hdf5, tmp_path, measure,
+    judge_disclosure(disclosures, measure,
                      "GHSA-3m4q-jmj6-r34q (CVE-2026-1669) [fixed in 3.12.1, 3.13.2]: HDF5 "
-                     "external storage reads host files", external_storage,
+                     "external storage reads host files", "external storage",
                      "stored in the host file")
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_ghsa_26c4_7vv6_867j_hdf5_virtual_datasets_do_not_read_other_files(
-        keras, keras_name_writes_hdf5, tmp_path, measure):
+        disclosures, measure):
     """GHSA-26c4-7vv6-867j (CVE-2026-12480; fixed in 3.12.3 and 3.15.0, the loaders other than
     KerasFileEditor already in 3.12.2): a weights dataset that is an HDF5 virtual dataset
     mapping another HDF5 file of the host makes loading read that file."""
-    import h5py
-
-    def virtual_dataset(h5, name: str, victim: Path) -> None:
-        layout = h5py.VirtualLayout(shape=KERNEL_SHAPE, dtype="<f4")
-        layout[:] = h5py.VirtualSource(str(victim), name, shape=KERNEL_SHAPE)
-        del h5[name]
-        h5.create_virtual_dataset(name, layout)
-
-    judge_disclosure(keras, keras_name_writes_hdf5, tmp_path, measure,
+    judge_disclosure(disclosures, measure,
                      "GHSA-26c4-7vv6-867j (CVE-2026-12480) [fixed in 3.12.3, 3.15.0]: HDF5 "
-                     "virtual datasets read other files", virtual_dataset,
+                     "virtual datasets read other files", "virtual dataset",
                      "mapping the victim's file")
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
 def test_ghsa_m8wh_29wm_52mv_hdf5_external_links_do_not_read_other_files(
-        keras, keras_name_writes_hdf5, tmp_path, measure):
+        disclosures, measure):
     """GHSA-m8wh-29wm-52mv (CVE-2026-9335; fixed in 3.12.3 and 3.15.0, a link above the
     layer's group in 3.12.4 and 3.15.1): an HDF5 external link in the weights makes loading
     read the weights of another HDF5 file of the host. Linked twice: the kernel itself, and
     the file's top group ('layers', or 'model_weights' of a legacy .h5 file)."""
-    import h5py
-
-    def link_kernel(h5, name: str, victim: Path) -> None:
-        del h5[name]
-        h5[name] = h5py.ExternalLink(str(victim), name)
-
-    def link_top_group(h5, name: str, victim: Path) -> None:
-        top = name.split("/")[0]
-        del h5[top]
-        h5[top] = h5py.ExternalLink(str(victim), top)
-
-    placements = {"kernel": link_kernel, "top group": link_top_group}
-    folders = [tmp_path / where.replace(" ", "_") for where in placements]
-    for folder, poison in zip(folders, placements.values(), strict=True):
-        folder.mkdir()
-        poisoned_files(keras, folder, keras_name_writes_hdf5, poison)
-    results = dict(zip(placements, read_host_file(*folders), strict=True))
+    links = {where: disclosures[f"linked {where}"] for where in ("kernel", "top group")}
     judge_advisory(measure, "GHSA-m8wh-29wm-52mv (CVE-2026-9335) "
                    "[fixed in 3.12.3, 3.15.0]: HDF5 external links read "
-                   "other files", any(leaked for leaked, _ in results.values()),
-                   " | ".join(f"linked {where}: {text}" for where, (_, text) in results.items()),
-                   read_with_h5py(folders[0], "linking the victim's file"))
+                   "other files", any(leaked for _, leaked, _ in links.values()),
+                   " | ".join(f"linked {where}: {text}" for where, (_, _, text) in links.items()),
+                   read_with_h5py(links["kernel"][0], "linking the victim's file"))
 
 
 def shape_bomb(keras, folder: Path, hdf5_by_default: bool) -> tuple[Path, Path]:

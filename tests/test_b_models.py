@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import gc
-import json
-import os
 import time
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
@@ -14,15 +11,9 @@ from graphlib import TopologicalSorter
 import numpy as np
 import pytest
 
-from tests.checks import (
-    child_report,
-    keras_submodule,
-    random_array,
-    run_child,
-    skip_unless_trainable,
-)
+from tests.checks import keras_submodule, once_per_run, random_array, skip_unless_trainable
 from tests.experiments import bootstrap_interval, decide
-from tests.seed import ModelRow, model_table
+from tests.seed import DOWNLOADED, ModelRow, model_table
 
 # The seed's table (question 4); its accuracy columns are untestable here.
 TABLE = model_table()
@@ -126,22 +117,14 @@ def measure_application(keras, name: str, folder) -> ApplicationFacts:
 
 @pytest.fixture(scope="session")
 def application_facts(keras, tmp_path_factory):
-    """Facts of each application, built once per run, the model itself not kept. The facts go
-    to a folder that every pytest-xdist worker of the run shares, one locked file per model, so
-    whichever worker first needs a model builds it and the others read its facts."""
-    basetemp = tmp_path_factory.getbasetemp()
-    shared = basetemp.parent if "PYTEST_XDIST_WORKER" in os.environ else basetemp
-    folder = shared / "applications"
-    folder.mkdir(exist_ok=True)
+    """Facts of each application, built once per run (tests.checks.once_per_run), the model
+    itself not kept."""
+    compute = once_per_run(tmp_path_factory, "applications")
+    folder = tmp_path_factory.mktemp("saved_applications")
 
     def facts(name: str) -> ApplicationFacts:
-        path = folder / f"{name}.json"
-        with open(folder / f"{name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not path.exists():
-                facts = measure_application(keras, name, folder)
-                path.write_text(json.dumps(dataclasses.asdict(facts)))
-            return ApplicationFacts(**json.loads(path.read_text()))
+        return ApplicationFacts(**compute(name, lambda: dataclasses.asdict(
+            measure_application(keras, name, folder))))
 
     return facts
 
@@ -213,18 +196,6 @@ def test_a_multi_head_attention_block_learns_a_sequence_task(keras, environment,
 
 
 # --- question 4: the pretrained models and the table ---------------------------------------
-
-
-# Two applications the seed names, small enough to build in seconds: Keras downloads
-# EfficientNetB0's weights with a pinned file hash and MobileNet's without one.
-DOWNLOADED = ("MobileNet", "EfficientNetB0")
-
-
-@pytest.fixture(scope="module")
-def imagenet_downloads():
-    """children/imagenet_downloads.py on DOWNLOADED: weights="imagenet" run for real, the
-    download origin pointed at a server on 127.0.0.1 that serves a weights file made here."""
-    return child_report(run_child("imagenet_downloads", *DOWNLOADED))
 
 
 def describe_attempt(attempt: dict) -> str:

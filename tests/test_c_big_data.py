@@ -451,13 +451,12 @@ def sparse_file(directory, size: int):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def child_runs(environment, tmp_path_factory):
+def child_runs(environment, tmp_path_factory, shared_child):
     """Start this module's child processes together at its first test, so that their start-up
     (a fresh import of the backend each) overlaps the other tests instead of adding to them."""
     jobs = {}
     if environment.backend not in INFERENCE_ONLY_BACKENDS:
-        jobs["replication"] = lambda: child_report(
-            run_child("same_training", "mirrored", "distribution"))
+        jobs["replication"] = lambda: shared_child("same_training", "mirrored", "distribution")
         jobs["multi_process"] = lambda: child_report(
             run_child("multi_process_training", timeout=MULTI_PROCESS_S))
         folder = tmp_path_factory.mktemp("disk")

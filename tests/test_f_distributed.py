@@ -24,15 +24,15 @@ def host_devices_env(count: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def distributed(keras, environment):
+def distributed(environment, shared_child):
     """One model trained on one device and under DataParallel, ModelParallel (a LayoutMap key
     matching the hidden kernel) and ModelParallel with a key matching nothing, over the host
     CPU split in two devices, in a fresh process: how far the weights end from one device's,
     where they live and what Keras warned. Keras 2 has no keras.distribution: there the same
-    process trains under MirroredStrategy instead, what its correction names."""
+    process trains under MirroredStrategy instead, what its correction names. The run
+    test_c_big_data reads too."""
     skip_unless_trainable(environment)
-    part = "distribution" if hasattr(keras, "distribution") else "mirrored"
-    return child_report(run_child("same_training", part))
+    return shared_child("same_training", "mirrored", "distribution")
 
 
 def keras_distribution(keras, run: dict) -> dict:

@@ -19,7 +19,7 @@ from tests.checks import (
     to_numpy,
 )
 from tests.experiments import decide, mean_interval
-from tests.seed import model_table
+from tests.seed import SEED_PRETRAINED, model_table
 
 # Transfer-learning bases at the smallest input each application accepts.
 TRANSFER_BASES = ("MobileNetV2", "ResNet50", "EfficientNetB0")
@@ -53,18 +53,6 @@ def test_one_statement_creates_a_basic_deep_model(keras, evidence):
     # 28x28 -> 26x26 by the 3x3 kernel -> 13x13 by the pooling, 8 channels
     assert kernel.shape == (13 * 13 * 8, 10)
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
-
-
-# The three models the seed names, with include_top=False (the transfer-learning variant).
-SEED_PRETRAINED = ("VGG16", "ResNet50", "InceptionV3")
-
-
-@pytest.fixture(scope="module")
-def imagenet_downloads():
-    """children/imagenet_downloads.py: what each model of SEED_PRETRAINED fetches with its
-    default weights, and what decode_predictions fetches, from a server on 127.0.0.1."""
-    return child_report(run_child("imagenet_downloads", "class-index",
-                                  *(f"default:{name}" for name in SEED_PRETRAINED)))
 
 
 @pytest.mark.claim("q15-pretrained-models-available")
