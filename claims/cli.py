@@ -16,7 +16,8 @@
     claims compare DIR...                 whether runs in DIRs gave the same verdicts
     nox -l --json | claims ci-matrix      the CI job matrix (one job per audit session)
     claims sweep-matrix                   the sweep's job matrix (one job per Keras release)
-    claims mutants [DIR] [--list]         the mutation score of a `nox -s mutants` run
+    claims mutants [DIR] [--list] [--run] the mutation score of a `nox -s mutants` run (--run:
+                                          run each fault first, on its claims' tests)
     claims mutants --speed FILE           the audit's time per fault, as ratios to a clean run
     claims envfaults [DIR] [--list]       whether broken environments stayed out of verdicts
 
@@ -274,8 +275,12 @@ def cmd_mutants(args: argparse.Namespace) -> int:
         return 0 if within else 1
     if args.list:
         for f in FAULTS.values():
-            print(f"{f.name} {f.tests}")
+            print(f"{f.name} {' '.join(f.claims)}")
         return 0
+    if args.run:
+        from claims.mutants import run
+
+        print("\n".join(run(args.folder)), flush=True)
     rows, caught = score(args.folder)
     write_atomic(args.folder.parent / "proof.json", json.dumps(proof(rows), indent=1) + "\n")
     width = max(len(f.name) for f, _ in rows)
@@ -348,7 +353,9 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_compare)
     mu = sub.add_parser("mutants", help="which claims caught each deliberate fault")
     mu.add_argument("folder", nargs="?", type=Path, default=ROOT / "reports" / "mutants")
-    mu.add_argument("--list", action="store_true", help="the faults and their test files")
+    mu.add_argument("--list", action="store_true", help="the faults and the claims each targets")
+    mu.add_argument("--run", action="store_true",
+                    help="first run each fault on the tests of its claims (two at a time)")
     mu.add_argument("--speed", type=Path, metavar="FILE",
                     help="the audit's time under each fault (faultspeed.json of `nox -s "
                          "faultspeed`) as ratios to the clean audit's")

@@ -285,13 +285,15 @@ def _ranges(releases: list[str], shown: list, verdicts: list) -> list[dict]:
 
 
 def proven(proof: dict, claims: list[dict], environments: list[dict]) -> dict:
-    """Per claim, the planted faults that changed its audit (proof.json of the mutants
+    """Per claim, the planted faults that changed its verdict (proof.json of the mutants
     session, run in the default environment), and the share of the claims that hold or are
     refuted there which some fault changed: the verdicts shown able to come out otherwise."""
     by_claim: dict[str, list[str]] = {}
     for fault in proof["faults"]:
+        # a fault the claim met only with an error noticed it, but no verdict came out otherwise
         for caught in fault["caught"]:
-            by_claim.setdefault(caught.split(" ")[0], []).append(fault["name"])
+            if not caught.endswith("(error)"):
+                by_claim.setdefault(caught, []).append(fault["name"])
     env_ids = {e["id"] for e in environments}
     where = DEFAULT_ENV if DEFAULT_ENV in env_ids else None
     decided = [c["id"] for c in claims

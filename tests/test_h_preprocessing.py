@@ -395,6 +395,8 @@ def test_augmentation_layers_run_inside_a_tf_data_pipeline(keras, evidence):
     tf = tensorflow_or_skip("a tf.data pipeline")
     images = random_array((4, 8, 8, 3)) * 127.5 + 127.5
     shapes = {}
+    missing = [name for name in AUGMENTATION_LAYERS if not hasattr(keras.layers, name)]
+    assert not missing, f"no keras.layers.{', '.join(missing)}"
     for name in AUGMENTATION_LAYERS:
         layer = augmentation_layer(keras, name, seed=1)
         pipeline = tf.data.Dataset.from_tensor_slices(images).batch(2).map(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -184,7 +185,9 @@ def test_plot_model_writes_a_png_file(keras, tmp_path, monkeypatch, evidence, to
     require_graphviz()
     monkeypatch.chdir(tmp_path)
     keras.utils.plot_model(scoring_model(keras), **({"to_file": to_file} if to_file else {}))
-    data = (tmp_path / (to_file or "model.png")).read_bytes()
+    written = tmp_path / (to_file or "model.png")
+    assert written.exists(), f"plot_model wrote no {written.name}: {sorted(os.listdir())}"
+    data = written.read_bytes()
     width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk follows the signature
     evidence(f"plot_model wrote {to_file or 'model.png (default)'}: a {width}x{height} PNG of "
              f"{len(data):,} bytes")

@@ -1,0 +1,24 @@
+"""Faults of section F: distributed training (questions 13 and 14)."""
+
+from __future__ import annotations
+
+from claims.faults import fault, wrap
+
+
+@fault("data-parallel-dropped", "F", "q13-dataparallel-modelparallel q14-one-program-many-devices",
+       "keras.distribution no longer exports DataParallel")
+def _data_parallel(keras):
+    delattr(keras.distribution, "DataParallel")
+
+
+@fault("data-parallel-raises", "F", "q13-dataparallel-modelparallel q14-one-program-many-devices",
+       "keras.distribution.DataParallel raises when built, as on TensorFlow up to 3.13.1 (rule 1: "
+       "the TensorFlow cell is run, not inferred from the backend's name, so a change of what "
+       "happens there shows)")
+def _data_parallel_raises(keras):
+    def make(original):
+        def __init__(self, *args, **kwargs):
+            raise NotImplementedError("DataParallel is not supported on this backend")
+        return __init__
+
+    wrap(keras.distribution.DataParallel, "__init__", make)
