@@ -26,7 +26,7 @@ LABELS = {
         "decided_by": "recorded for",
         "proof": "Could have come out otherwise",
         "proof_share": "claims that hold or are refuted in {} changed under a planted fault of "
-                       "claims/mutants.py (a Keras broken so that the claim would be false, or "
+                       "claims/faults (a Keras broken so that the claim would be false, or "
                        "made to behave as the seed says)",
         "no_fault": "no planted fault has changed it yet",
         "by_file": "test s per file (summed over workers)",
@@ -76,7 +76,7 @@ LABELS = {
         "decided_by": "kết luận ghi nhận cho máy có",
         "proof": "Kết luận có thể đã khác",
         "proof_share": "nhận định đúng hoặc bị bác bỏ ở {} đã đổi kết luận dưới một lỗi cài sẵn "
-                       "của claims/mutants.py (một Keras bị làm hỏng để nhận định thành sai, "
+                       "của claims/faults (một Keras bị làm hỏng để nhận định thành sai, "
                        "hoặc bị làm cho chạy như bài trả lời nói)",
         "no_fault": "chưa có lỗi cài sẵn nào làm thay đổi kết luận này",
         "by_file": "giây test theo tệp (cộng mọi worker)",
