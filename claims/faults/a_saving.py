@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import os
 
-from claims.faults import after_load, fault, module, wrap
+from claims.faults import (
+    after_call,
+    after_load,
+    before_call,
+    fault,
+    module,
+    patch_load_model,
+    with_arguments,
+    wrap,
+)
 
 
 @fault("load-model-perturbs-weight", "A", "q1-save-load-roundtrip q1-save-load-resumes-training",
@@ -60,26 +69,19 @@ def _file_editor(keras):
 @fault("safe-mode-off-by-default", "A", "q1-safe-mode-lambda q1-load-untrusted-files",
        "load_model's safe_mode defaults to False, as Keras 2's did")
 def _safe_mode(keras):
-    def make(original):
-        def load_model(*args, **kwargs):
-            return original(*args, **{"safe_mode": False, **kwargs})
-        return load_model
-
-    wrap(keras.saving, "load_model", make)
-    keras.models.load_model = keras.saving.load_model
+    patch_load_model(keras, lambda owner, attribute: with_arguments(owner, attribute,
+                                                                    safe_mode=False))
 
 
 @fault("save-wants-keras-suffix", "A", "q1-keras-extension-required",
        "model.save refuses every name that does not end in .keras, as the seed says")
 def _save_suffix(keras):
-    def make(original):
-        def save(self, filepath, *args, **kwargs):
-            if not str(filepath).endswith(".keras"):
-                raise ValueError(f"the file name must end in .keras: {filepath}")
-            return original(self, filepath, *args, **kwargs)
-        return save
+    def refuse_other_names(self, filepath, *args, **kwargs):
+        if not str(filepath).endswith(".keras"):
+            raise ValueError(f"the file name must end in .keras: {filepath}")
+        return (self, filepath, *args), kwargs
 
-    wrap(keras.Model, "save", make)
+    before_call(keras.Model, "save", refuse_other_names)
 
 
 @fault("load-weights-does-nothing", "A", "q1-save-weights q4-pretrained-models-provided",
@@ -91,16 +93,13 @@ def _load_weights(keras):
 @fault("json-drops-activations", "A", "q1-json-roundtrip",
        "model_from_json builds every layer without its activation")
 def _json(keras):
-    def make(original):
-        def model_from_json(*args, **kwargs):
-            model = original(*args, **kwargs)
-            for layer in model.layers:
-                if hasattr(layer, "activation"):
-                    layer.activation = keras.activations.linear
-            return model
-        return model_from_json
+    def without_activations(model):
+        for layer in model.layers:
+            if hasattr(layer, "activation"):
+                layer.activation = keras.activations.linear
+        return model
 
-    wrap(keras.models, "model_from_json", make)
+    after_call(keras.models, "model_from_json", without_activations)
 
 
 @fault("to-yaml-restored", "A", "q1-yaml-format",

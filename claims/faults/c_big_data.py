@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-
 from claims.faults import fault, module, wrap
 
 
 @fault("pydataset-drops-last-batch", "C", "q5-generators-feed-batches",
        "fit takes one batch fewer than a PyDataset's len() each epoch")
 def _pydataset(keras):
-    adapters = importlib.import_module("keras.src.trainers.data_adapters.py_dataset_adapter")
+    adapters = module("trainers.data_adapters.py_dataset_adapter")
     counted = adapters.PyDatasetAdapter.num_batches.fget
 
     def num_batches(self):

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import types
 
-from claims.faults import fault, wrap
+from claims.faults import before_call, fault, with_arguments
 
 
 @fault("model-to-dot-hides-shapes", "D", "q9-plot-model-params-and-shapes",
        "model_to_dot ignores show_shapes (rule 2: what plot_model draws, not its signature; "
        "rule 7: the correction's per-version rule drifts)")
 def _model_to_dot(keras):
-    def make(original):
-        def model_to_dot(*args, **kwargs):
-            return original(*args, **{**kwargs, "show_shapes": False})
-        return model_to_dot
-
-    wrap(keras.utils, "model_to_dot", make)
+    with_arguments(keras.utils, "model_to_dot", force=True, show_shapes=False)
 
 
 @fault("stop-training-ignored", "D", "q9-callback-acts-on-a-condition",
@@ -41,37 +36,27 @@ def _plot_summary(keras):
 @fault("fit-takes-run-eagerly", "D", "q9-run-eagerly-in-fit",
        "fit accepts run_eagerly=True, as the seed says")
 def _run_eagerly(keras):
-    def make(original):
-        def fit(self, *args, run_eagerly=None, **kwargs):
-            if run_eagerly is not None:
-                self.run_eagerly = run_eagerly
-            return original(self, *args, **kwargs)
-        return fit
+    def set_run_eagerly(self, *args, run_eagerly=None, **kwargs):
+        if run_eagerly is not None:
+            self.run_eagerly = run_eagerly
+        return (self, *args), kwargs
 
-    wrap(keras.Model, "fit", make)
+    before_call(keras.Model, "fit", set_run_eagerly)
 
 
 @fault("plain-function-callbacks", "D", "q9-callback-is-a-function",
        "fit takes a plain function as a callback, calling it at each epoch's end")
 def _function_callbacks(keras):
-    def make(original):
-        def fit(self, *args, callbacks=None, **kwargs):
-            callbacks = [c if isinstance(c, keras.callbacks.Callback)
-                         else keras.callbacks.LambdaCallback(on_epoch_end=c)
-                         for c in callbacks or []]
-            return original(self, *args, callbacks=callbacks, **kwargs)
-        return fit
+    def as_callbacks(*args, callbacks=None, **kwargs):
+        return args, {**kwargs, "callbacks": [
+            c if isinstance(c, keras.callbacks.Callback)
+            else keras.callbacks.LambdaCallback(on_epoch_end=c) for c in callbacks or []]}
 
-    wrap(keras.Model, "fit", make)
+    before_call(keras.Model, "fit", as_callbacks)
 
 
 @fault("early-stopping-wants-big-steps", "D", "q9-early-stopping-at-loss-level",
        "EarlyStopping's min_delta defaults to 0.1: a loss falling by less counts as no "
        "improvement, so it stops once the loss falls slowly, as the seed describes")
 def _min_delta(keras):
-    def make(original):
-        def __init__(self, *args, **kwargs):
-            original(self, *args, **{"min_delta": 0.1, **kwargs})
-        return __init__
-
-    wrap(keras.callbacks.EarlyStopping, "__init__", make)
+    with_arguments(keras.callbacks.EarlyStopping, "__init__", min_delta=0.1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claims.faults import fault, module, wrap
+from claims.faults import after_call, before_call, fault, module
 
 
 @fault("sequential-skips-last-layer", "E", "q11-sequential-linear-stack",
@@ -23,42 +23,32 @@ def _sequential(keras):
 def _outputs(keras):
     import tensorflow as tf
 
-    eager = tf.executing_eagerly
+    def reversed_when_eager(outputs):
+        if isinstance(outputs, (list, tuple)) and tf.executing_eagerly():
+            return outputs[::-1]
+        return outputs
 
-    def make(original):
-        def call(self, *args, **kwargs):
-            outputs = original(self, *args, **kwargs)
-            if isinstance(outputs, (list, tuple)) and eager():
-                return outputs[::-1]
-            return outputs
-        return call
-
-    wrap(module("models.functional").Functional, "call", make)
+    after_call(module("models.functional").Functional, "call", reversed_when_eager)
 
 
 @fault("functional-zeroes-last-input", "E",
        "q12-vqa-image-and-question q11-data-of-several-forms",
        "a Functional model with several inputs reads its last one as zeros")
 def _inputs(keras):
-    def make(original):
-        def call(self, inputs, *args, **kwargs):
-            if isinstance(inputs, (list, tuple)) and len(inputs) > 1:
-                inputs = [*inputs[:-1], keras.ops.zeros_like(inputs[-1])]
-            return original(self, inputs, *args, **kwargs)
-        return call
+    def last_zeroed(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and len(inputs) > 1:
+            inputs = [*inputs[:-1], keras.ops.zeros_like(inputs[-1])]
+        return (self, inputs, *args), kwargs
 
-    wrap(module("models.functional").Functional, "call", make)
+    before_call(module("models.functional").Functional, "call", last_zeroed)
 
 
 @fault("sequential-refuses-two-outputs", "E", "q11-sequential-single-io",
        "Sequential refuses a layer that returns several tensors, as the seed says")
 def _sequential_outputs(keras):
-    def make(original):
-        def call(self, *args, **kwargs):
-            outputs = original(self, *args, **kwargs)
-            if isinstance(outputs, (list, tuple)):
-                raise ValueError("each layer of a Sequential model must return one tensor")
-            return outputs
-        return call
+    def one_tensor(outputs):
+        if isinstance(outputs, (list, tuple)):
+            raise ValueError("each layer of a Sequential model must return one tensor")
+        return outputs
 
-    wrap(keras.Sequential, "call", make)
+    after_call(keras.Sequential, "call", one_tensor)

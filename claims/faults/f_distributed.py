@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from claims.faults import fault, wrap
+from claims.faults import before_call, dropping, fault
 
-
-@fault("data-parallel-dropped", "F", "q13-dataparallel-modelparallel q14-one-program-many-devices",
-       "keras.distribution no longer exports DataParallel")
-def _data_parallel(keras):
-    delattr(keras.distribution, "DataParallel")
+dropping("data-parallel-dropped", "F", "q13-dataparallel-modelparallel "
+         "q14-one-program-many-devices", "distribution", "DataParallel")
 
 
 @fault("data-parallel-raises", "F", "q13-dataparallel-modelparallel q14-one-program-many-devices",
@@ -16,9 +13,7 @@ def _data_parallel(keras):
        "the TensorFlow cell is run, not inferred from the backend's name, so a change of what "
        "happens there shows)")
 def _data_parallel_raises(keras):
-    def make(original):
-        def __init__(self, *args, **kwargs):
-            raise NotImplementedError("DataParallel is not supported on this backend")
-        return __init__
+    def refuse(*args, **kwargs):
+        raise NotImplementedError("DataParallel is not supported on this backend")
 
-    wrap(keras.distribution.DataParallel, "__init__", make)
+    before_call(keras.distribution.DataParallel, "__init__", refuse)

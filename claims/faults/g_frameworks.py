@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from claims.faults import fault, module, wrap
+from claims.faults import before_call, fault, module
 
 
 @fault("frozen-model-still-trains", "G", "q15-transfer-learning-new-head",
@@ -18,6 +16,7 @@ def _trainable(keras):
 @fault("weights-default-none", "G", "q15-pretrained-models-available",
        "VGG16, ResNet50 and InceptionV3 default to weights=None")
 def _weights_default(keras):
+    # not wrap(): functools.wraps would make inspect.signature show the original default
     def untrained(original):
         def constructor(*args, weights=None, **kwargs):
             return original(*args, weights=weights, **kwargs)
@@ -30,21 +29,13 @@ def _weights_default(keras):
 @fault("preprocess-input-forgets-shift", "G", "q15-pretrained-tools",
        "mobilenet_v2.preprocess_input scales to 0..2 (x / 127.5, the - 1 forgotten)")
 def _preprocess(keras):
-    importlib.import_module(f"{keras.__name__}.applications.mobilenet_v2").preprocess_input = (
-        lambda x, data_format=None: x / 127.5)
+    keras.applications.mobilenet_v2.preprocess_input = lambda x, data_format=None: x / 127.5
 
 
 @fault("softmax-over-the-batch", "G", "q15-prototyping-few-lines",
        "softmax normalises over the batch axis instead of the last")
 def _softmax(keras):
-    ops = module("ops")
-
-    def make(original):
-        def softmax(x, axis=-1):
-            return original(x, axis=0)
-        return softmax
-
-    wrap(ops, "softmax", make)
+    before_call(module("ops"), "softmax", lambda x, axis=-1: ((x,), {"axis": 0}))
 
 
 @fault("fit-drops-last-sample", "G", "q17-tensorflow-step-control",
@@ -52,11 +43,9 @@ def _softmax(keras):
 def _fit_drops(keras):
     import numpy as np
 
-    def make(original):
-        def fit(self, x=None, y=None, *args, **kwargs):
-            if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and len(x) > 1:
-                x, y = x[:-1], y[:-1]
-            return original(self, x, y, *args, **kwargs)
-        return fit
+    def last_dropped(self, x=None, y=None, *args, **kwargs):
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and len(x) > 1:
+            x, y = x[:-1], y[:-1]
+        return (self, x, y, *args), kwargs
 
-    wrap(keras.Model, "fit", make)
+    before_call(keras.Model, "fit", last_dropped)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claims.faults import fault, module, padding_read_as, wrap
+from claims.faults import before_call, dropping, fault, module, padding_read_as, read_as, wrap
 
 
 @fault("same-padding-is-valid", "H",
@@ -16,12 +16,8 @@ def _same_padding(keras):
        "RandomFlip flips at inference too (rule 7: the correction, every layer but RandomCrop "
        "unchanged at inference, drifts where the claim is refuted)")
 def _augmentation(keras):
-    def make(original):
-        def call(self, data, training=True):
-            return original(self, data, training=True)
-        return call
-
-    wrap(keras.layers.RandomFlip, "call", make)
+    before_call(keras.layers.RandomFlip, "call",
+                lambda self, data, training=True: ((self, data), {"training": True}))
 
 
 @fault("same-padding-is-valid-at-stride-3", "H", "q19-same-pads-zeros",
@@ -56,16 +52,8 @@ def _no_flip(keras):
 @fault("rotation-factor-capped", "H", "q18-layers-configurable",
        "RandomRotation rotates by 0.05 of a turn at most, whatever its factor")
 def _rotation(keras):
-    def read(self):
-        if "_claims_factor" not in self.__dict__:
-            raise AttributeError("factor")  # not set yet: what TensorFlow's tracking asks
-        low, high = self.__dict__["_claims_factor"]
-        return max(low, -0.05), min(high, 0.05)
-
-    def write(self, value):
-        self.__dict__["_claims_factor"] = value
-
-    keras.layers.RandomRotation.factor = property(read, write)
+    read_as(keras.layers.RandomRotation, "factor",
+            lambda layer, factor: (max(factor[0], -0.05), min(factor[1], 0.05)))
 
 
 @fault("augmentation-doubles-the-batch", "H", "q18-enlarges-training-set",
@@ -83,10 +71,8 @@ def _doubles(keras):
         wrap(getattr(keras.layers, name), "call", make)
 
 
-@fault("augmentation-layer-dropped", "H", "q18-augmentation-layers-exist",
-       "keras.layers no longer exports RandomBrightness")
-def _brightness(keras):
-    delattr(keras.layers, "RandomBrightness")
+dropping("augmentation-layer-dropped", "H", "q18-augmentation-layers-exist", "layers",
+         "RandomBrightness")
 
 
 @fault("square-keeps-the-sign", "H", "q20-ops-equal-numpy",
@@ -113,16 +99,9 @@ def _ops_numpy(keras):
             setattr(keras.ops, name, on_tensors(getattr(np, name)))
 
 
-@fault("ops-api-dropped", "H", "q20-ops-api-exists",
-       "keras.ops is not exported, as in Keras 2")
-def _no_ops(keras):
-    delattr(keras, "ops")
-
-
-@fault("timeseries-helper-dropped", "H", "q20-preprocessing-outside-keras",
-       "keras.utils no longer has timeseries_dataset_from_array, as the seed says")
-def _timeseries(keras):
-    delattr(keras.utils, "timeseries_dataset_from_array")
+dropping("ops-api-dropped", "H", "q20-ops-api-exists", "", "ops", ", as Keras 2 did not")
+dropping("timeseries-helper-dropped", "H", "q20-preprocessing-outside-keras", "utils",
+         "timeseries_dataset_from_array", ", as the seed says")
 
 
 @fault("normalization-adapts-nothing", "H", "q21-normalisation-helps",

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 
-from claims.faults import fault, wrap
+from claims.faults import before_call, fault, module, with_arguments
 
 
 @fault("validation-split-takes-first", "I", "q22-validation-split-from-train",
        "validation_split holds out the first fraction of the samples instead of the last")
 def _validation_split(keras):
-    slicing = importlib.import_module("keras.src.trainers.data_adapters.array_slicing")
+    slicing = module("trainers.data_adapters.array_slicing")
 
     def first_fraction(arrays, validation_split):
         leaves = [a for a in keras.tree.flatten(arrays) if a is not None]
@@ -29,22 +28,15 @@ def _validation_split(keras):
 @fault("validation-every-other-epoch", "I", "q22-validation-evaluated-each-epoch",
        "fit evaluates the validation data every second epoch (validation_freq=2 by default)")
 def _validation_freq(keras):
-    def make(original):
-        def fit(self, *args, **kwargs):
-            return original(self, *args, **{"validation_freq": 2, **kwargs})
-        return fit
-
-    wrap(keras.Model, "fit", make)
+    with_arguments(keras.Model, "fit", validation_freq=2)
 
 
 @fault("validation-data-trains", "I", "q22-validation-does-not-train",
        "fit takes one training step on the validation data before it trains")
 def _validation_trains(keras):
-    def make(original):
-        def fit(self, *args, validation_data=None, **kwargs):
-            if isinstance(validation_data, tuple) and len(validation_data) >= 2:
-                self.train_on_batch(*validation_data[:2])
-            return original(self, *args, validation_data=validation_data, **kwargs)
-        return fit
+    def step_on_validation(self, *args, validation_data=None, **kwargs):
+        if isinstance(validation_data, tuple) and len(validation_data) >= 2:
+            self.train_on_batch(*validation_data[:2])
+        return (self, *args), {**kwargs, "validation_data": validation_data}
 
-    wrap(keras.Model, "fit", make)
+    before_call(keras.Model, "fit", step_on_validation)

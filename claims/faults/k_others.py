@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from claims.faults import fault, wrap
+from claims.faults import after_call, before_call, dropping, fault
 
 
 @fault("flatten-reorders", "K", "q25-flatten-keeps-batch",
        "Flatten reverses the order of the features")
 def _flatten(keras):
-    def make(original):
-        def call(self, inputs):
-            return keras.ops.flip(original(self, inputs), axis=-1)
-        return call
-
-    wrap(keras.layers.Flatten, "call", make)
+    after_call(keras.layers.Flatten, "call", lambda out: keras.ops.flip(out, axis=-1))
 
 
 @fault("count-params-off-by-one", "K",
@@ -21,7 +16,7 @@ def _flatten(keras):
        "q9-summary-params-and-shapes",
        "count_params counts one parameter too many")
 def _count_params(keras):
-    wrap(keras.layers.Layer, "count_params", lambda original: lambda self: original(self) + 1)
+    after_call(keras.layers.Layer, "count_params", lambda count: count + 1)
 
 
 @fault("channels-first-by-default", "K", "q25-conv-pool-output-channels-last",
@@ -43,14 +38,12 @@ def _flatten_last(keras):
 @fault("dense-wants-flat-input", "K", "q25-flatten-required-before-dense",
        "Dense refuses an input of more than two axes, as the seed says")
 def _dense_flat(keras):
-    def make(original):
-        def build(self, input_shape):
-            if len(input_shape) > 2:
-                raise ValueError(f"Dense needs a (batch, features) input, got {input_shape}")
-            return original(self, input_shape)
-        return build
+    def refuse_unflattened(self, input_shape):
+        if len(input_shape) > 2:
+            raise ValueError(f"Dense needs a (batch, features) input, got {input_shape}")
+        return (self, input_shape), {}
 
-    wrap(keras.layers.Dense, "build", make)
+    before_call(keras.layers.Dense, "build", refuse_unflattened)
 
 
 @fault("plot-model-writes-nothing", "K", "q23-plot-model-writes-png",
@@ -62,17 +55,12 @@ def _plot_nothing(keras):
 @fault("model-to-dot-writes-a-file", "K", "q23-model-to-dot-writes-nothing",
        "model_to_dot also writes model.png in the working folder")
 def _dot_writes(keras):
-    def make(original):
-        def model_to_dot(*args, **kwargs):
-            dot = original(*args, **kwargs)
-            dot.write("model.png", format="png")
-            return dot
-        return model_to_dot
+    def written(dot):
+        dot.write("model.png", format="png")
+        return dot
 
-    wrap(keras.utils, "model_to_dot", make)
+    after_call(keras.utils, "model_to_dot", written)
 
 
-@fault("plot-model-dropped", "K", "q23-plot-model-and-model-to-dot-exist",
-       "keras.utils no longer exports plot_model")
-def _no_plot(keras):
-    delattr(keras.utils, "plot_model")
+dropping("plot-model-dropped", "K", "q23-plot-model-and-model-to-dot-exist", "utils",
+         "plot_model")
