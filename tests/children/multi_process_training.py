@@ -12,10 +12,17 @@ in ROUTES order, in one process, until one trains: a route whose API is absent, 
 raises, has changed nothing in the process, so the next one can start; one that raises in fit
 ends the trials, the process being no longer as it was.
 
-Every worker is given the whole data, batched by the cluster's batch, as the Keras and
-TensorFlow guides feed a cluster: the framework shards it between the workers.
+Each worker trains on its own half of every batch, rows the other worker lacks: only workers
+that combine their gradients reach the weights of one process trained on every batch whole.
+Under keras.distribution every worker passes fit the same dataset of global batches, as its
+guide does, and Keras gives each process its part; the rows fit handed each worker are
+recorded. Under MultiWorkerMirroredStrategy each worker's input pipeline reads its half.
+Each worker reports the rows it trained on and the devices, with the process that owns each,
+holding the trained kernel.
 """
 
+import contextlib
+import importlib
 import json
 import os
 import signal
@@ -46,6 +53,11 @@ def half_of_each_batch(array, index):
     return halves[:, index].reshape(-1, *array.shape[1:])
 
 
+def own_half(index):
+    """Worker `index`'s data: its half of each global batch."""
+    return tuple(half_of_each_batch(array, index) for array in data())
+
+
 def start_weights():
     """The same start in every process, drawn without the backend (JAX must not compute before
     its cluster is set up)."""
@@ -68,41 +80,73 @@ def local_runs(keras, start, index) -> dict:
     """Each worker also trains by itself: on all the data (the reference), and on its shard
     only (what a worker reaches whose gradients are not combined with its peer's). Both
     workers do, so that they draw the same random numbers before training together."""
-    x, y = data()
-    return {"reference": fit_alone(keras, start, x, y, GLOBAL_BATCH),
-            "alone": fit_alone(keras, start, half_of_each_batch(x, index),
-                               half_of_each_batch(y, index), GLOBAL_BATCH // WORKERS),
+    return {"reference": fit_alone(keras, start, *data(), GLOBAL_BATCH),
+            "alone": fit_alone(keras, start, *own_half(index), GLOBAL_BATCH // WORKERS),
             "start": as_lists(start)}
 
 
-def global_batches():
-    import tensorflow as tf
-
-    return tf.data.Dataset.from_tensor_slices(data()).batch(GLOBAL_BATCH)
-
-
-def holders(keras, variable) -> int:
-    """How many devices, over every process, hold the variable: a JAX array's sharding, a
-    tf.distribute variable's replicas; 1 for any other variable."""
+def holders(keras, variable, index) -> list[list]:
+    """[process, device] of each device holding the variable: over every process for a JAX
+    array (its sharding), this worker's copies for a tf.distribute variable (the process is
+    the device's task); the variable's one device in this process otherwise."""
     value = variable.value if hasattr(keras, "distribution") else variable
     if hasattr(value, "sharding"):
-        return len(value.sharding.device_set)
-    strategy = getattr(value, "distribute_strategy", None)
-    return strategy.num_replicas_in_sync if strategy is not None else 1
+        return sorted([d.process_index, str(d)] for d in value.sharding.device_set)
+    copies = getattr(value, "values", None)
+    if not isinstance(copies, tuple | list):
+        return [[index, str(value.device)]]
+    import tensorflow as tf
+
+    return [[tf.DeviceSpec.from_string(c.device).task, c.device] for c in copies]
 
 
-def fit_together(keras, start, scope) -> dict:
-    with scope:
+@contextlib.contextmanager
+def rows_fed(keras, rows: list):
+    """Record in `rows` the rows of data() in each input batch fit hands this process's devices
+    (the backend's distribute_data_input, which the trainer calls with every batch under a
+    distribution, wrapped)."""
+    lib = importlib.import_module(
+        f"{keras.__name__}.src.backend.{keras.backend.backend()}.distribution_lib")
+    original, x = lib.distribute_data_input, data()[0]
+
+    def record(batch, *args, **kwargs):
+        local = np.asarray(batch)
+        if local.shape[1:] == x.shape[1:]:  # the inputs, not the targets
+            rows.extend(int(np.flatnonzero((x == row).all(1))[0]) for row in local)
+        return original(batch, *args, **kwargs)
+
+    lib.distribute_data_input = record
+    try:
+        yield
+    finally:
+        lib.distribute_data_input = original
+
+
+def fit_global_batches(keras, model, index) -> list[int]:
+    """keras.distribution's multi-process way: the same tf.data.Dataset of global batches in
+    every process, which Keras shards between them. Returns the rows this process trained on."""
+    import tensorflow as tf
+
+    rows: list[int] = []
+    with rows_fed(keras, rows):
+        model.fit(tf.data.Dataset.from_tensor_slices(data()).batch(GLOBAL_BATCH),
+                  epochs=EPOCHS, verbose=0)
+    return sorted(set(rows))  # a batch may be handed over more than once (a first build)
+
+
+def fit_together(keras, start, cluster, index) -> dict:
+    scope, fit = cluster
+    with scope:  # a keras.distribution spreads only the batches fit is given inside its scope
         model = build(keras)
         model.set_weights(start)
-    model.fit(global_batches(), epochs=EPOCHS, verbose=0)
-    return {"weights": as_lists(model.get_weights()),
-            "kernel_holders": holders(keras, model.get_layer("hidden").kernel)}
+        rows = fit(keras, model, index)
+    return {"weights": as_lists(model.get_weights()), "rows": rows,
+            "kernel_holders": holders(keras, model.get_layer("hidden").kernel, index)}
 
 
 def data_parallel(keras):
     """keras.distribution.DataParallel over every process's devices, as set up by default."""
-    return keras.distribution.DataParallel().scope()
+    return keras.distribution.DataParallel().scope(), fit_global_batches
 
 
 def cpu_collectives() -> None:
@@ -148,11 +192,23 @@ def multi_worker_mirrored(keras, ports, index):
         "task": {"type": "worker", "index": index},
     })
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    return lambda keras: strategy.scope()
+
+    def fit_own_half_datasets(keras, model, index):
+        """Each worker's input pipeline reads that worker's half, batched per replica (the
+        strategy's way to give each worker its own data, with no sharding of its own)."""
+        def dataset(context):
+            return tf.data.Dataset.from_tensor_slices(own_half(context.input_pipeline_id)).batch(
+                context.get_per_replica_batch_size(GLOBAL_BATCH))
+
+        model.fit(strategy.distribute_datasets_from_function(dataset), epochs=EPOCHS,
+                  steps_per_epoch=SAMPLES // GLOBAL_BATCH, verbose=0)
+        return sorted(half_of_each_batch(np.arange(SAMPLES), index).tolist())
+
+    return lambda keras: (strategy.scope(), fit_own_half_datasets)
 
 
-# Each route sets up the cluster and returns what makes the scope to build the model in
-# (None: its API is absent).
+# Each route sets up the cluster and returns what makes (the scope to build the model in, the
+# fit of the worker's data) (None: its API is absent).
 ROUTES = {
     "keras.distribution.initialize + DataParallel": keras_distribution,
     "jax.distributed.initialize + DataParallel": jax_distributed,
@@ -178,7 +234,7 @@ def worker(index: int, ports: list[int]) -> dict:
             continue
         local = local or local_runs(keras, start, index)
         try:
-            result = fit_together(keras, start, scope(keras))
+            result = fit_together(keras, start, scope(keras), index)
         except Exception as exc:
             routes.append({"route": name, "outcome": "error", "stage": "fit",
                            "detail": failure(exc)})
@@ -232,6 +288,9 @@ def launch() -> dict:
     for mine, theirs in zip(first["routes"], second["routes"], strict=True):
         route = {k: v for k, v in mine.items() if k != "weights"}
         if mine["outcome"] == theirs["outcome"] == "trained":
+            route["kernel_holders"] = sorted({tuple(h) for h in (
+                *mine["kernel_holders"], *theirs["kernel_holders"])})
+            route["rows"] = [mine["rows"], theirs["rows"]]
             route["diff_reference"] = diff(mine["weights"], first["reference"])
             route["diff_alone"] = diff(mine["weights"], first["alone"])
             route["diff_workers"] = diff(mine["weights"], theirs["weights"])
