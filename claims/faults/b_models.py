@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claims.faults import before_call, dropping, fault, module, with_arguments
+from claims.faults import before_call, dropping, fault, module, with_arguments, wrap
 
 dropping("application-export-dropped", "B", "q4-table-models-exist", "applications",
          "EfficientNetB4")
@@ -36,3 +36,10 @@ def _alpha(keras):
        "BatchNormalization lists no weights (its variables left untracked)")
 def _batch_norm(keras):
     keras.layers.BatchNormalization.weights = property(lambda self: [])
+
+
+@fault("attention-returns-query", "B", "q3-transformer-learns",
+       "MultiHeadAttention returns its query unchanged (it attends to nothing)")
+def _attention(keras):
+    wrap(keras.layers.MultiHeadAttention, "call",  # wrapped: Keras reads call's signature
+         lambda original: lambda self, query, value, *args, **kwargs: query)
