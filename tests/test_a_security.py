@@ -203,18 +203,16 @@ def test_cve_2025_1550_config_json_cannot_call_any_function(
     evil = write_keras_zip(tmp_path / "evil.keras", members, config)
     refusal = load_refusal(keras, evil)
 
-    class MakeDirs(keras.Operation):
-        def call(self, path):
-            os.makedirs(path)
+    def without_defence() -> str | None:
+        outcome = child_report(run_child("load_without_defence", str(evil)))["outcome"]
+        return None if outcome == "loaded" else outcome
 
-    # The defence (3.9 on) resolves no function outside Keras and calls only a layer or an
-    # operation, with no switch to turn it off: the control hands the loader, as a trusted
-    # custom object, an operation doing what the payload names, which the entry must call.
+    # The defence (3.9 on) has no switch: the control turns it off in a child of its own.
     judge_advisory(measure, advisory, marker.exists(),
                    "os.makedirs ran" if marker.exists() else f"refused: {refusal}",
-                   lambda: fires(marker, lambda: load_refusal(
-                       keras, evil, safe_mode=False, custom_objects={"makedirs": MakeDirs()}),
-                       "the entry resolved to a trusted operation calling os.makedirs"))
+                   lambda: fires(marker, without_defence,
+                                 "the same load_model with the module allow-list and the "
+                                 "layer-or-operation check off (children/load_without_defence.py)"))
 
 
 @pytest.mark.claim("q1-load-untrusted-files")
