@@ -60,3 +60,16 @@ def _function_callbacks(keras):
        "improvement, so it stops once the loss falls slowly, as the seed describes")
 def _min_delta(keras):
     with_arguments(keras.callbacks.EarlyStopping, "__init__", min_delta=0.1)
+
+
+@fault("fit-names-both-shapes", "D", "q9-clear-error-messages",
+       "fit checks a batch against the model's input shape and names both in its error, as the "
+       "seed says")
+def _both_shapes(keras):
+    def check(self, x=None, *args, **kwargs):
+        expected = tuple(self.inputs[0].shape)
+        if getattr(x, "shape", None) is not None and tuple(x.shape[1:]) != expected[1:]:
+            raise ValueError(f"expected shape {expected}, received shape {tuple(x.shape)}")
+        return (self, x, *args), kwargs
+
+    before_call(keras.Model, "fit", check)

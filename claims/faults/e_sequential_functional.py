@@ -52,3 +52,27 @@ def _sequential_outputs(keras):
         return outputs
 
     after_call(keras.Sequential, "call", one_tensor)
+
+
+@fault("two-input-layers-take-one", "E", "q12-transformer-needs-functional",
+       "a layer that joins two tensors, given one, joins it with itself: MultiHeadAttention's "
+       "value defaults to its query, a merge layer repeats its one input")
+def _one_input(keras):
+    before_call(keras.layers.MultiHeadAttention, "call", lambda self, query, value=None, *args,
+                **kwargs: ((self, query, query if value is None else value, *args), kwargs))
+    merge = module("layers.merging.base_merge").Merge
+
+    def doubled(first):
+        # shapes are lists of dims: a list of several inputs' shapes holds lists or tuples
+        several = isinstance(first, list | tuple) and all(
+            isinstance(part, list | tuple) or hasattr(part, "shape") for part in first)
+        return first if several else [first, first]
+
+    def twice(self, *args, **kwargs):
+        if args:
+            return (self, doubled(args[0]), *args[1:]), kwargs
+        key = next(k for k in ("inputs", "input_shape") if k in kwargs)
+        return (self,), {**kwargs, key: doubled(kwargs[key])}
+
+    for name in ("build", "call", "compute_output_shape", "compute_mask"):
+        before_call(merge, name, twice)

@@ -17,3 +17,9 @@ def _data_parallel_raises(keras):
         raise NotImplementedError("DataParallel is not supported on this backend")
 
     before_call(keras.distribution.DataParallel, "__init__", refuse)
+
+
+@fault("llama-in-applications", "F", "q13-pretrained-llama",
+       "keras.applications offers a Llama, as the seed says")
+def _llama(keras):
+    keras.applications.Llama = keras.applications.MobileNet
