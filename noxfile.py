@@ -374,7 +374,9 @@ def audit_release(claim_id: str, version, gap) -> str | None:
                        cwd=ROOT, capture_output=True,
                        env={**os.environ, "KERAS_BACKEND": gap.upper.backend,
                             "HYPOTHESIS_PROFILE": "ci", "TF_CPP_MIN_LOG_LEVEL": "2"})
-        runs = [json.loads(p.read_text()) for p in Path(out).glob("*-*-*.json")]
+        from claims import runfile
+
+        runs = runfile.read_runs(Path(out))
     verdicts = [c["verdict"] for r in runs for c in r["claims"] if c["id"] == claim_id]
     return verdicts[0] if verdicts and verdicts[0] in ("holds", "refuted") else None
 
@@ -384,8 +386,9 @@ def bisect(session: nox.Session) -> None:
     """`nox -s bisect -- <claim-id>...` or `-- --all`: the first Keras release where a claim's
     verdict changes between neighbouring environments of reports/; written to the catalog."""
     from claims import bisect as search
+    from claims import runfile
 
-    runs = [json.loads(p.read_text()) for p in sorted(REPORTS.glob("*-*-*.json"))]
+    runs = runfile.read_runs(REPORTS)
     if not runs:
         session.error("no reports/*.json: run the matrix first (nox -t audit)")
     claims = search.changing_claims(runs) if "--all" in session.posargs else session.posargs
@@ -505,16 +508,17 @@ def report(session: nox.Session) -> None:
     reports/audit.md, audit.html, audit.json and the annotated seed.md, seed.html; the same in
     Vietnamese in reports/vi/."""
     session.install("-e", str(ROOT))
-    # per-run files are named by environment id; audit.json is the merged output
-    args = sorted(str(p) for p in REPORTS.glob("*-*-*.json"))
+    from claims import runfile
+
+    args = [str(p) for p in runfile.run_paths(REPORTS)]
     for extra in SUPPLEMENTS:
-        runs = sorted(str(p) for p in (REPORTS / extra).glob("*-*-*.json"))
+        runs = [str(p) for p in runfile.run_paths(REPORTS / extra)]
         if runs:
             args += [f"--{extra}", *runs]
     for name in ("timing", "stability", "proof"):
         if (REPORTS / f"{name}.json").exists():
             args += [f"--{name}", str(REPORTS / f"{name}.json")]
-    sweep = sorted(str(p) for p in (REPORTS / "sweep").glob("*-*-*.json"))
+    sweep = [str(p) for p in runfile.run_paths(REPORTS / "sweep")]
     if sweep:
         args += ["--sweep", *sweep]
     session.run("python", "-m", "claims", "report", *args, *session.posargs)

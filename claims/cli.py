@@ -98,9 +98,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def _print_unchecked(folder: Path, env_ids: list[str] | None) -> None:
     """The last lines of an audit: per environment (`env_ids`, None: all), the claims it could
     not check and why."""
+    from claims import runfile
     from claims.verdicts import unchecked
 
-    paths = (sorted(folder.glob("*-*-*.json")) if env_ids is None
+    paths = (runfile.run_paths(folder) if env_ids is None
              else [folder / f"{e}.json" for e in env_ids])
     for path in paths:
         try:
@@ -118,7 +119,9 @@ def _audit_claims(sessions: list[str], ids: list[str]) -> int:
     out = ROOT / "reports" / "claims"
     chosen = [a for i in ids for a in ("--claim", i)]
     status = _nox(*sessions, "--", "tests", *chosen, "--claims-reports", str(out))
-    runs = sorted(out.glob("*-*-*.json"))
+    from claims import runfile
+
+    runs = runfile.run_paths(out)
     if runs:
         from claims.report import ReportError, write_report
 

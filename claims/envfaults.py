@@ -5,9 +5,10 @@ for the claims that need them, and refute nothing that the catalog does not reco
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from claims import runfile
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def check(folder: Path) -> list[str]:
     """One line per fault; a line starting with FAIL where the fault read as a verdict."""
     lines = []
     for fault in FAULTS:
-        runs = [json.loads(p.read_text()) for p in sorted((folder / fault.name).glob("*-*-*.json"))]
+        runs = runfile.read_runs(folder / fault.name)
         affected = sorted({a for run in runs for a in judge(run)[0]})
         wrong = sorted({w for run in runs for w in judge(run)[1]})
         ok = bool(affected) and not wrong

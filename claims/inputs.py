@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 
 from claims import schema
+from claims.runfile import RUN_FILES
 
 
 class ReportError(ValueError):
@@ -51,7 +52,7 @@ def load_run(path: Path) -> dict:
         raise ReportError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ReportError(f"{path}: a directory; expected a run file, <env-id>.json "
-                          f"(e.g. {path}/*-*-*.json)") from None
+                          f"(e.g. {path}/{RUN_FILES})") from None
     except OSError as exc:
         raise ReportError(f"{path}: cannot read ({exc.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -7,7 +7,6 @@ claims that noticed it (`score`, `proof`).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from claims import runfile
 from claims.faults import FAULTS, Fault
 
 
@@ -68,8 +68,8 @@ def score(folder: Path) -> tuple[list[tuple[Fault, list[str]]], int]:
     """Per fault, the claims that caught it, from `<folder>/<fault>/<env>.json`."""
     rows = []
     for fault_ in FAULTS.values():
-        runs = sorted((Path(folder) / fault_.name).glob("*-*-*.json"))
-        caught = sorted({cid for p in runs for cid in caught_by(json.loads(p.read_text()))})
+        runs = runfile.read_runs(Path(folder) / fault_.name)
+        caught = sorted({cid for run in runs for cid in caught_by(run)})
         rows.append((fault_, caught))
     return rows, sum(1 for _, caught in rows if caught)
 

@@ -17,6 +17,8 @@ from claims.verdicts import TestRecord
 from claims.vocabulary import SCHEMA_VERSION
 
 TIMING = "timing.json"
+# `<env-id>.json`: every environment id has at least two dashes, timing.json and audit.json none
+RUN_FILES = "*-*-*.json"
 
 
 def run_path(folder: Path, env: Environment) -> Path:
@@ -38,6 +40,18 @@ def run_document(env: Environment, claims: list[dict],
         },
         "claims": claims,
     }
+
+
+def run_paths(folder: Path) -> list[Path]:
+    """The run files of a reports folder, by name."""
+    return sorted(Path(folder).glob(RUN_FILES))
+
+
+def read_runs(folder: Path) -> list[dict]:
+    """The run files of a reports folder, each validated against run.schema.json."""
+    from claims.inputs import load_run  # jsonschema: not needed where runs are only written
+
+    return [load_run(path) for path in run_paths(folder)]
 
 
 def write_run(folder: Path, env: Environment, claims: list[dict]) -> Path:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claims.inputs import load_run
+from claims import runfile
 
 
 def compare(dirs: list[Path]) -> dict:
     """Verdicts per (environment, claim) in each folder's per-run files, and where they differ."""
     seen: dict[tuple[str, str], dict[str, str]] = {}
     for folder in dirs:
-        for path in sorted(Path(folder).glob("*-*-*.json")):
-            run = load_run(path)
+        for run in runfile.read_runs(folder):
             for claim in run["claims"]:
                 key = (run["environment"]["id"], claim["id"])
                 seen.setdefault(key, {})[str(folder)] = claim["verdict"]

@@ -10,7 +10,6 @@ holds what can be decided without installing anything. Standard library and pack
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from claims import runfile
 from claims.catalog import Environment
 from claims.verdicts import settle
 
@@ -107,5 +107,4 @@ def release_matrix(available: Iterable[Version]) -> dict:
 
 def load(directory: Path) -> list[dict]:
     """The sweep's run files, oldest release first."""
-    runs = [json.loads(p.read_text(encoding="utf-8")) for p in Path(directory).glob("*-*-*.json")]
-    return sorted(runs, key=lambda r: Version(r["environment"]["keras"]))
+    return sorted(runfile.read_runs(directory), key=lambda r: Version(r["environment"]["keras"]))

@@ -15,7 +15,7 @@ from claims.catalog import Environment
 from claims.plugin import OPT_IN_GROUPS, REFUSED_KEY
 from claims.verdicts import TestRecord
 from claims.vocabulary import SCHEMA_VERSION
-from selftests.conftest import verdicts
+from selftests.conftest import make_run, verdicts
 
 PASSING = """
     import pytest
@@ -644,6 +644,22 @@ def test_timing_json_keeps_the_other_environments_entries(tmp_path):
     assert path.read_text() == json.dumps(
         {"keras-2.15.0-tensorflow": {"wall_s": 2.0}, "keras-3.15.1-jax": {"wall_s": 3.0}},
         indent=1, sort_keys=True) + "\n"
+
+
+def test_run_files_are_the_environments_files_validated(tmp_path):
+    """Every reader of a reports folder lists its run files with runfile.run_paths: timing.json
+    and the merged audit.json are not run files; read_runs checks each against its schema."""
+    for name in ("keras-3.15.1-jax.json", "tf_keras-2.21.0-tensorflow.json", "timing.json",
+                 "audit.json"):
+        (tmp_path / name).write_text(json.dumps(make_run(name.removesuffix(".json"), {}))
+                                     if name.count("-") >= 2 else "{}")
+    assert [p.name for p in runfile.run_paths(tmp_path)] == [
+        "keras-3.15.1-jax.json", "tf_keras-2.21.0-tensorflow.json"]
+    assert [r["environment"]["id"] for r in runfile.read_runs(tmp_path)] == [
+        "keras-3.15.1-jax", "tf_keras-2.21.0-tensorflow"]
+    (tmp_path / "keras-3.0.5-jax.json").write_text('{"schema": 1}')
+    with pytest.raises(report.ReportError, match="keras-3.0.5-jax.json"):
+        runfile.read_runs(tmp_path)
 
 
 def test_a_broken_timing_json_is_started_again(tmp_path):

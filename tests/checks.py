@@ -183,3 +183,15 @@ def require_graphviz() -> None:
     if missing:
         raise MissingTool(" and ".join(what for what, _ in missing),
                           "; ".join(install for _, install in missing))
+
+
+def tiny_llama(keras, keras_hub):
+    """A Llama with one layer and a 64-token vocabulary, with random weights; its default loss
+    is cross-entropy on the logits."""
+    backbone = keras_hub.models.LlamaBackbone(
+        vocabulary_size=64, num_layers=1, num_query_heads=2, num_key_value_heads=1,
+        hidden_dim=16, intermediate_dim=32,
+    )
+    model = keras_hub.models.LlamaCausalLM(backbone=backbone, preprocessor=None)
+    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    return model

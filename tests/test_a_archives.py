@@ -4,7 +4,7 @@ fetches datasets and weights with it): each published advisory on its extraction
 Payloads are harmless by construction: an archive whose members can only land one or two
 folders above the extraction folder, still inside the test's temporary directory. A member kept
 inside reads "safe" only next to its positive controls: tarfile extracting the same archive with
-no filter must write it outside (tests/test_a_security.judge_advisory), and get_file in the same
+no filter must write it outside (tests/advisories.judge_advisory), and get_file in the same
 environment must extract the archive less its escaping member; and a refusal counts only where it
 names a member of the attack. Otherwise the cell is an error.
 Python's own tarfile filter is part of the defence from Keras 3.12 on, so the evidence names the
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from claims.plugin import describe
-from tests.test_a_security import judge_advisory
+from tests.advisories import judge_advisory
 
 PYTHON = "Python {}.{}.{}".format(*sys.version_info[:3])
 

@@ -9,7 +9,13 @@ import re
 import pytest
 from packaging.version import Version
 
-from tests.checks import child_report, keras_submodule, run_child, skip_unless_trainable
+from tests.checks import (
+    child_report,
+    keras_submodule,
+    run_child,
+    skip_unless_trainable,
+    tiny_llama,
+)
 from tests.children.same_training import HOST_DEVICES, whole_on_each_device
 
 # Data-parallel gradients are summed across devices in another order than on one device.
@@ -98,18 +104,6 @@ def test_keras_applications_has_a_llama(keras):
     assert any("llama" in n.lower() for n in names), (
         f"keras.applications of {keras.__version__} has no Llama among its {len(names)} names"
     )
-
-
-def tiny_llama(keras, keras_hub):
-    """A Llama with one layer and a 64-token vocabulary, with random weights; its default loss
-    is cross-entropy on the logits."""
-    backbone = keras_hub.models.LlamaBackbone(
-        vocabulary_size=64, num_layers=1, num_query_heads=2, num_key_value_heads=1,
-        hidden_dim=16, intermediate_dim=32,
-    )
-    model = keras_hub.models.LlamaCausalLM(backbone=backbone, preprocessor=None)
-    model.compile(optimizer=keras.optimizers.Adam(0.01))
-    return model
 
 
 def require_keras_hub(environment):

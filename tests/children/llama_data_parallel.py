@@ -1,6 +1,6 @@
-"""Trains test_f's tiny Llama (KerasHub) under keras.distribution.DataParallel over every
-device (JAX, its host CPU split by XLA_FLAGS), and prints as JSON the losses of its five epochs
-and how many devices hold the token embedding."""
+"""Trains test_f's tiny KerasHub Llama (tests.checks.tiny_llama) under
+keras.distribution.DataParallel over every device (JAX, its host CPU split by XLA_FLAGS), and
+prints as JSON the losses of its five epochs and how many devices hold the token embedding."""
 
 import json
 
@@ -13,7 +13,7 @@ def main() -> None:
     keras = load_keras()
     import keras_hub
 
-    from tests.test_f_distributed import tiny_llama
+    from tests.checks import tiny_llama
 
     keras.distribution.set_distribution(keras.distribution.DataParallel())
     model = tiny_llama(keras, keras_hub)
