@@ -39,8 +39,7 @@ REPORTS = ROOT / "reports"
 AUDIT_TOOLS = ["pytest>=8", "hypothesis>=6.100", "packaging>=23", "numpy", "pydot==4.0.1",
                "pytest-xdist>=3.5", "jsonschema>=4.18"]
 # Two workers, each file's tests on one of them, so a module fixture that trains in a child
-# process runs once, not once per worker: 77 s against 91 s with plain `-n 2` (default
-# environment, 2 cores, `import keras` 3.8 s, same verdicts).
+# process runs once, not once per worker (faster than plain `-n 2`, the same verdicts).
 # The files go out longest first by the last run's times (claims.plugin), not by test count.
 AUDIT_WORKERS = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
 TORCH = "torch==2.13.0+cpu"
@@ -145,8 +144,8 @@ def environment_variables(env_id: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
-        # JAX compiles each weight initializer once per shape (EfficientNetB0: 81 compiles, 22 s
-        # here); kept on disk, a later run of the environment builds it in 5 s
+        # JAX compiles each weight initializer once per shape (EfficientNetB0: 81 compiles);
+        # kept on disk, a later run of the environment builds it again in a fraction of the time
         "JAX_COMPILATION_CACHE_DIR": str(ROOT / ".nox" / "jax-cache" / env_id),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         **spec.get("env", {}),
@@ -171,7 +170,7 @@ def audit(session: nox.Session, env_id: str) -> None:
     run_audit(session, env, REPORTS, *AUDIT_WORKERS, tests=ENVIRONMENTS[env_id].get("tests"))
 
 
-# The slow group (the whole pretrained-model table: 45 s on TensorFlow, 4 min on jax) runs in
+# The slow group (the whole pretrained-model table, minutes on jax) runs in
 # the matrix apart from the audits, so the default audit stays fast: in the newest and oldest
 # Keras 3 and in Keras 2.15. The other environments check three of its rows.
 TABLE_ENVIRONMENTS = ("keras-3.15.1-tensorflow", "keras-3.0.5-tensorflow",
@@ -372,8 +371,8 @@ def audit_release(claim_id: str, version, gap) -> str | None:
         subprocess.run([str(python), "-m", "pytest", "tests", "-q", "--claim", claim_id,
                         "--claims-reports", out, "-p", "no:cacheprovider"],
                        cwd=ROOT, capture_output=True,
-                       env={**os.environ, "KERAS_BACKEND": gap.upper.backend,
-                            "HYPOTHESIS_PROFILE": "ci", "TF_CPP_MIN_LOG_LEVEL": "2"})
+                       env={**os.environ, **environment_variables(
+                           f"keras-{version}-{gap.upper.backend}")})
         from claims import runfile
 
         runs = runfile.read_runs(Path(out))
@@ -498,8 +497,7 @@ def latest(session: nox.Session) -> None:
     session.install("--no-deps", "-e", str(ROOT))
     tests = [a for a in session.posargs if a != "--pre"] or ["tests"]
     session.run("pytest", *tests, "--claims-reports", str(REPORTS / "latest"),
-                env={"KERAS_BACKEND": "tensorflow", "HYPOTHESIS_PROFILE": "ci",
-                     "TF_CPP_MIN_LOG_LEVEL": "2"})
+                env=environment_variables("keras-latest-tensorflow"))
 
 
 @nox.session(python="3.11")

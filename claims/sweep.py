@@ -1,4 +1,4 @@
-"""Every Keras release against the recorded verdicts, not only the matrix's fourteen.
+"""Every Keras release against the recorded verdicts, not only the matrix's environments.
 
 The catalog's rules are ranges of versions (`keras = ">=3.15"`), written from the matrix; the
 sweep audits each release on the TensorFlow backend (Keras 3.0.0 to the newest, patch releases
