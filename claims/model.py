@@ -17,7 +17,6 @@ from claims.inputs import ReportError, load_extra, load_runs, validate
 from claims.vocabulary import DEFAULT_ENV, QUESTIONS, SCHEMA_VERSION, SEVERITY, VERDICTS
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seminar-answers.md"
-KERAS_2_15 = "keras-2.15.0-tensorflow"  # the scorecard's Keras 2 column
 
 
 def version(env: dict) -> Version:
@@ -178,10 +177,11 @@ def _scorecard_row(question: int, claims: list[dict], newest: str | None,
 
 def scorecard(claims: list[dict], environments: list[dict]) -> dict:
     """Per seed question: its claims, how many of those checked hold on the newest Keras 3, on
-    Keras 2.15 and everywhere they were checked, the claims refuted on the newest Keras 3
-    (whose corrections say what is true instead), and those an error left unchecked."""
+    the newest Keras 2 (2.15 in the matrix; the field keeps that name) and everywhere they were
+    checked, the claims refuted on the newest Keras 3 (whose corrections say what is true
+    instead), and those an error left unchecked. The columns are the environments merged."""
     newest = _newest(environments, 3)
-    k215 = KERAS_2_15 if KERAS_2_15 in {e["id"] for e in environments} else None
+    k215 = _newest(environments, 2)
     questions = seed_questions()
     rows = [{**_scorecard_row(q, claims, newest, k215), "text": questions.get(q, "")}
             for q in QUESTIONS]

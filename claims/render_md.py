@@ -23,8 +23,8 @@ def md_table(headers: list[str], rows: list[list]) -> list[str]:
 
 def _scorecard(model: dict, t: dict, lang: str) -> list[str]:
     card, claims = model["scorecard"], {c["id"]: c for c in model["claims"]}
-    headers = [t["q"], t["question"], t["n_claims"], card["newest"] or "-", "keras-2.15.0",
-               t["everywhere"], t["correction"]]
+    headers = [t["q"], t["question"], t["n_claims"], card["newest"] or "-",
+               card["keras_2_15"] or "-", t["everywhere"], t["correction"]]
     rows = [[r["question"], labels.short(r["text"], 60), r["claims"],
              *(labels.fraction(r[k]) for k in ("newest", "keras_2_15", "everywhere")),
              labels.instead(r, claims, lang) or "-"] for r in card["rows"]]

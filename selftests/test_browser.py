@@ -148,7 +148,7 @@ def test_an_error_reads_as_not_checked_with_its_reason(page, lang):
 def test_the_page_speaks_its_language(page, lang, audit):
     t = LABELS[lang]
     assert texts(page, "#scorecard > tbody > tr:first-child th") == [
-        t["q"], t["question"], t["n_claims"], ENVS[0], "keras-2.15.0", t["everywhere"],
+        t["q"], t["question"], t["n_claims"], *ENVS, t["everywhere"],
         t["correction"]]
     page.eval_on_selector_all("#scorecard button", "buttons => buttons.forEach(b => b.click())")
     page.eval_on_selector_all("details", "folds => folds.forEach(d => d.open = true)")

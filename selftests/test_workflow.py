@@ -4,6 +4,7 @@ taken from nox's own session list."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from claims.ci import job_matrix
 from claims.cli import main
+from claims.vocabulary import DEFAULT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "audit.yml"
@@ -43,14 +45,19 @@ def nox_sessions() -> str:
                            "--json"], capture_output=True, text=True, check=True).stdout
 
 
-def test_the_job_matrix_has_one_job_per_audit_environment():
+def environments() -> dict:
+    """noxfile.ENVIRONMENTS, the one list of the matrix's environments."""
     sys.path.insert(0, str(ROOT))
     try:
         import noxfile
     finally:
         sys.path.remove(str(ROOT))
+    return noxfile.ENVIRONMENTS
+
+
+def test_the_job_matrix_has_one_job_per_audit_environment():
     jobs = job_matrix(nox_sessions())["include"]
-    assert [j["env"] for j in jobs] == list(noxfile.ENVIRONMENTS)
+    assert [j["env"] for j in jobs] == list(environments())
     assert all(j["session"] == f"audit({j['env']})" for j in jobs)
 
 
@@ -69,3 +76,17 @@ def test_ci_matrix_refuses_bad_input(monkeypatch, capsys, text, message):
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(text))
     assert main(["ci-matrix"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_readme_table_and_the_default_name_the_environments_of_the_one_list():
+    """README.md's table of environments (`keras-3.0.5-{tensorflow,jax}` names two) and the
+    default environment are the environments of noxfile.ENVIRONMENTS, no more, no fewer."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("| environment | installs |", 1)[1].split("\n\n", 1)[0]
+    named = set()
+    for cell in re.findall(r"^\| (.+?) \|", table, flags=re.M)[1:]:
+        for name in re.findall(r"`([^`]+)`", cell):
+            stem, _, variants = name.partition("{")
+            named |= {stem + v for v in variants.rstrip("}").split(",")} if variants else {name}
+    assert named == set(environments())
+    assert DEFAULT_ENV in environments()
