@@ -21,8 +21,6 @@ Each worker reports the rows it trained on and the devices, with the process tha
 holding the trained kernel.
 """
 
-import contextlib
-import importlib
 import json
 import os
 import signal
@@ -33,7 +31,7 @@ import time
 
 import numpy as np
 
-from tests.children.same_training import build, diff, failure
+from tests.children.same_training import build, diff, failure, fit_feeds
 
 WORKERS = 2
 SAMPLES, GLOBAL_BATCH, EPOCHS = 32, 16, 1  # two steps
@@ -100,26 +98,12 @@ def holders(keras, variable, index) -> list[list]:
     return [[tf.DeviceSpec.from_string(c.device).task, c.device] for c in copies]
 
 
-@contextlib.contextmanager
-def rows_fed(keras, rows: list):
-    """Record in `rows` the rows of data() in each input batch fit hands this process's devices
-    (the backend's distribute_data_input, which the trainer calls with every batch under a
-    distribution, wrapped)."""
-    lib = importlib.import_module(
-        f"{keras.__name__}.src.backend.{keras.backend.backend()}.distribution_lib")
-    original, x = lib.distribute_data_input, data()[0]
-
-    def record(batch, *args, **kwargs):
-        local = np.asarray(batch)
-        if local.shape[1:] == x.shape[1:]:  # the inputs, not the targets
-            rows.extend(int(np.flatnonzero((x == row).all(1))[0]) for row in local)
-        return original(batch, *args, **kwargs)
-
-    lib.distribute_data_input = record
-    try:
-        yield
-    finally:
-        lib.distribute_data_input = original
+def rows_of(x, batch) -> list[int]:
+    """The rows of `x` a batch of inputs holds (a batch of targets: none)."""
+    local = np.asarray(batch)
+    if local.shape[1:] != x.shape[1:]:
+        return []
+    return [int(np.flatnonzero((x == row).all(1))[0]) for row in local]
 
 
 def fit_global_batches(keras, model, index) -> list[int]:
@@ -128,7 +112,8 @@ def fit_global_batches(keras, model, index) -> list[int]:
     import tensorflow as tf
 
     rows: list[int] = []
-    with rows_fed(keras, rows):
+    x = data()[0]
+    with fit_feeds(keras, lambda batch, _: rows.extend(rows_of(x, batch))):
         model.fit(tf.data.Dataset.from_tensor_slices(data()).batch(GLOBAL_BATCH),
                   epochs=EPOCHS, verbose=0)
     return sorted(set(rows))  # a batch may be handed over more than once (a first build)

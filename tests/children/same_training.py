@@ -111,11 +111,11 @@ def mirrored(keras, start, data, one) -> dict:
 
 
 @contextlib.contextmanager
-def batches_fit_feeds(keras, fed: list):
-    """Record in `fed` where each batch fit hands to the devices lands: the backend's
-    distribute_data_input (which the trainer calls with every batch under a distribution) is
-    wrapped to note the placement of what it returns. A backend with no such function, or a fit
-    that never calls it, leaves `fed` empty: no batch was spread."""
+def fit_feeds(keras, note):
+    """Call `note(batch, spread)` with each batch fit hands to the devices and what it became:
+    the backend's distribute_data_input (which the trainer calls with every batch under a
+    distribution) is wrapped. A backend with no such function, or a fit that never calls it,
+    notes nothing: no batch was spread."""
     try:
         lib = importlib.import_module(
             f"{keras.__name__}.src.backend.{keras.backend.backend()}.distribution_lib")
@@ -126,9 +126,9 @@ def batches_fit_feeds(keras, fed: list):
         yield
         return
 
-    def spread(*args, **kwargs):
-        out = original(*args, **kwargs)
-        fed.extend(placements(part) for part in (out if isinstance(out, tuple | list) else [out]))
+    def spread(batch, *args, **kwargs):
+        out = original(batch, *args, **kwargs)
+        note(batch, out)
         return out
 
     lib.distribute_data_input = spread
@@ -144,8 +144,13 @@ def under(keras, make, start, data, one) -> dict:
     warned."""
     dist = keras.distribution
     fed: list = []
+
+    def note(_, spread):
+        fed.extend(placements(part) for part in (
+            spread if isinstance(spread, tuple | list) else [spread]))
+
     try:
-        with warnings.catch_warnings(record=True) as caught, batches_fit_feeds(keras, fed):
+        with warnings.catch_warnings(record=True) as caught, fit_feeds(keras, note):
             warnings.simplefilter("always")
             dist.set_distribution(make())
             model = train(keras, start, data)
